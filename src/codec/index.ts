@@ -1,0 +1,3 @@
+// Placeholder: the dispatch by content-format number is filled in once the codecs land.
+export * from './content-format.js';
+export * from './types.js';

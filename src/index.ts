@@ -1,0 +1,3 @@
+export * from './core/index.js';
+export * from './model/index.js';
+export * from './codec/index.js';
