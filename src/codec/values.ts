@@ -103,7 +103,7 @@ export function coerceValue(value: ResourceValue, type: ResourceType | undefined
 
 export function describe(v: unknown): string {
   if (v instanceof Uint8Array) return `opaque(${v.length} bytes)`;
-  if (v instanceof Date) return `time(${v.toISOString?.() ?? 'invalid'})`;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'time(invalid)' : `time(${v.toISOString()})`;
   if (isObjectLink(v)) return `objlnk(${formatObjectLink(v)})`;
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   return `${typeof v}(${String(v)})`;
