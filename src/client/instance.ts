@@ -1,0 +1,253 @@
+import { LwM2MError } from '../core/errors.js';
+import { LwM2MPath } from '../core/path.js';
+import { coerceValue } from '../codec/values.js';
+import type {
+  ObjectInstanceNode, ResourceInstanceNode, ResourceNode, ResourceValue,
+} from '../model/node.js';
+import { isExecutable, isReadable, isWritable, type ObjectModel, type ResourceModel } from '../model/types.js';
+import type { RequestContext } from './context.js';
+
+/** A stored resource: a single value, or resource instances by id for a multiple resource. */
+export type ResourceData = ResourceValue | ReadonlyMap<number, ResourceValue>;
+
+/** Per-resource behaviour an object implementation plugs in (Leshan's instance-enabler hooks). */
+export interface ResourceBehaviour {
+  /** A live value (current time, a value generator, …) read instead of the stored one. */
+  read?: () => ResourceData | undefined;
+  /** Called after type checks and before the value is stored; throw an LwM2MError to refuse it. */
+  write?: (value: ResourceData, ctx: RequestContext) => void;
+  /** Execute; `args` is the raw argument string (LwM2M-TS-Core 1.1 §5.4.5 execute arguments). */
+  execute?: (args: string, ctx: RequestContext) => void | Promise<void>;
+}
+
+export type ChangeListener = (path: LwM2MPath) => void;
+
+/**
+ * One object instance: a typed value store checked against the object's model, with optional
+ * per-resource behaviour. Object implementations (one file each under objects/) configure it.
+ */
+export class ObjectInstance {
+  readonly model: ObjectModel;
+  readonly id: number;
+  private readonly values = new Map<number, ResourceData>();
+  private readonly behaviours = new Map<number, ResourceBehaviour>();
+  private listener: ChangeListener | undefined;
+
+  constructor(model: ObjectModel, id: number, initial?: Iterable<[number, ResourceData]>) {
+    this.model = model;
+    this.id = id;
+    if (initial) for (const [rid, v] of initial) this.values.set(rid, this.coerce(this.resourceModel(rid), v));
+  }
+
+  get objectId(): number {
+    return this.model.id;
+  }
+
+  get path(): LwM2MPath {
+    return LwM2MPath.of(this.model.id, this.id);
+  }
+
+  /** Set by the object tree: called with the path of every changed resource (drives notifications). */
+  setChangeListener(listener: ChangeListener | undefined): void {
+    this.listener = listener;
+  }
+
+  behave(resourceId: number, behaviour: ResourceBehaviour): this {
+    this.resourceModel(resourceId);
+    this.behaviours.set(resourceId, { ...this.behaviours.get(resourceId), ...behaviour });
+    return this;
+  }
+
+  resourceModel(resourceId: number): ResourceModel {
+    const r = this.model.resources.get(resourceId);
+    if (!r) throw new LwM2MError('NOT_FOUND', `object ${this.model.id} has no resource ${resourceId}`);
+    return r;
+  }
+
+  /** Ids of resources present on this instance (stored, live, or executable), ascending. */
+  resourceIds(): number[] {
+    const ids = new Set<number>(this.values.keys());
+    for (const [rid, b] of this.behaviours) if (b.read || b.execute) ids.add(rid);
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  has(resourceId: number): boolean {
+    return this.values.has(resourceId) || this.behaviours.get(resourceId)?.read !== undefined ||
+      this.behaviours.get(resourceId)?.execute !== undefined;
+  }
+
+  /** The current value (live read first), without access checks. */
+  get(resourceId: number): ResourceData | undefined {
+    const live = this.behaviours.get(resourceId)?.read;
+    if (live) {
+      const v = live();
+      if (v !== undefined) return this.coerce(this.resourceModel(resourceId), v);
+    }
+    return this.values.get(resourceId);
+  }
+
+  /** Device-side update of a value (no access checks); notifies observers when it changed. */
+  set(resourceId: number, value: ResourceData): void {
+    const model = this.resourceModel(resourceId);
+    const v = this.coerce(model, value);
+    const before = this.values.get(resourceId);
+    this.values.set(resourceId, v);
+    if (!sameData(before, v)) this.listener?.(LwM2MPath.of(this.model.id, this.id, resourceId));
+  }
+
+  /** Removes an optional resource's value. */
+  unset(resourceId: number): void {
+    if (this.values.delete(resourceId)) this.listener?.(LwM2MPath.of(this.model.id, this.id, resourceId));
+  }
+
+  /** Tells observers a live value changed (for behaviours with `read`). */
+  touch(resourceId: number): void {
+    this.listener?.(LwM2MPath.of(this.model.id, this.id, resourceId));
+  }
+
+  // ---- DM operations -----------------------------------------------------------------------------
+
+  /** Read one resource as a node. 4.04 when absent, 4.05 when not readable (unless internal/bootstrap). */
+  readResource(resourceId: number, ctx: RequestContext): ResourceNode {
+    const model = this.resourceModel(resourceId);
+    if (!ctx.internal && !ctx.bootstrap && !isReadable(model)) {
+      throw new LwM2MError('METHOD_NOT_ALLOWED', `${this.path.toString()}/${resourceId} (${model.name}) is not readable`);
+    }
+    const data = this.get(resourceId);
+    if (data === undefined) throw new LwM2MError('NOT_FOUND', `${this.path.toString()}/${resourceId} is not present`);
+    return toNode(resourceId, data);
+  }
+
+  readResourceInstance(resourceId: number, instanceId: number, ctx: RequestContext): ResourceInstanceNode {
+    const node = this.readResource(resourceId, ctx);
+    if (node.kind !== 'multipleResource') {
+      throw new LwM2MError('NOT_FOUND', `${this.path.toString()}/${resourceId} is a single resource`);
+    }
+    const v = node.instances.get(instanceId);
+    if (v === undefined) {
+      throw new LwM2MError('NOT_FOUND', `${this.path.toString()}/${resourceId}/${instanceId} is not present`);
+    }
+    return { kind: 'resourceInstance', id: instanceId, value: v };
+  }
+
+  /** Read the whole instance: every present readable resource (LwM2M-TS-Core 1.1 §6.3.1). */
+  readInstance(ctx: RequestContext): ObjectInstanceNode {
+    const resources = new Map<number, ResourceNode>();
+    for (const rid of this.resourceIds()) {
+      const model = this.model.resources.get(rid);
+      if (!model || !(ctx.internal || ctx.bootstrap || isReadable(model)) || isExecutable(model)) continue;
+      const data = this.get(rid);
+      if (data !== undefined) resources.set(rid, toNode(rid, data));
+    }
+    return { kind: 'instance', id: this.id, resources };
+  }
+
+  /**
+   * Write one resource. `replace` (PUT) replaces a multiple resource's instances; partial update (POST)
+   * merges them (LwM2M-TS-Core 1.1 §6.3.3).
+   */
+  writeResource(node: ResourceNode, ctx: RequestContext, replace = true): void {
+    const model = this.resourceModel(node.id);
+    const where = `${this.path.toString()}/${node.id}`;
+    if (!ctx.internal && !ctx.bootstrap && !isWritable(model)) {
+      throw new LwM2MError('METHOD_NOT_ALLOWED', `${where} (${model.name}) is not writable`);
+    }
+    let data: ResourceData;
+    if (node.kind === 'multipleResource') {
+      if (!model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a single resource, got resource instances`);
+      const base = !replace && this.values.get(node.id) instanceof Map ? new Map(this.values.get(node.id) as ReadonlyMap<number, ResourceValue>) : new Map<number, ResourceValue>();
+      for (const [riid, v] of node.instances) base.set(riid, v);
+      data = base;
+    } else {
+      if (model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a multiple resource, got a single value`);
+      data = node.value;
+    }
+    data = this.coerceWhere(model, data, where);
+    this.behaviours.get(node.id)?.write?.(data, ctx);
+    this.set(node.id, data);
+  }
+
+  writeResourceInstance(resourceId: number, node: ResourceInstanceNode, ctx: RequestContext): void {
+    const model = this.resourceModel(resourceId);
+    if (!model.multiple) {
+      throw new LwM2MError('BAD_REQUEST', `${this.path.toString()}/${resourceId} is not a multiple resource`);
+    }
+    this.writeResource({ kind: 'multipleResource', id: resourceId, instances: new Map([[node.id, node.value]]) }, ctx, false);
+  }
+
+  /**
+   * Write an instance: replace (PUT) or partial update (POST). On replace, optional writable resources
+   * not in the payload are removed (LwM2M-TS-Core 1.1 §6.3.3 "Replace").
+   */
+  writeInstance(node: ObjectInstanceNode, ctx: RequestContext, replace: boolean): void {
+    // Check every resource first so a bad payload changes nothing (atomic from the server's view).
+    for (const r of node.resources.values()) {
+      const model = this.resourceModel(r.id);
+      if (!ctx.internal && !ctx.bootstrap && !isWritable(model)) {
+        throw new LwM2MError('METHOD_NOT_ALLOWED', `${this.path.toString()}/${r.id} (${model.name}) is not writable`);
+      }
+      this.coerceWhere(model, r.kind === 'resource' ? r.value : r.instances, `${this.path.toString()}/${r.id}`);
+    }
+    for (const r of node.resources.values()) this.writeResource(r, ctx, replace);
+    if (replace) {
+      for (const [rid, model] of this.model.resources) {
+        if (node.resources.has(rid) || model.mandatory || !isWritable(model) || !this.values.has(rid)) continue;
+        this.unset(rid);
+      }
+    }
+  }
+
+  async execute(resourceId: number, args: string, ctx: RequestContext): Promise<void> {
+    const model = this.resourceModel(resourceId);
+    if (!isExecutable(model)) {
+      throw new LwM2MError('METHOD_NOT_ALLOWED', `${this.path.toString()}/${resourceId} (${model.name}) is not executable`);
+    }
+    const fn = this.behaviours.get(resourceId)?.execute;
+    if (!fn) throw new LwM2MError('NOT_FOUND', `${this.path.toString()}/${resourceId} is not implemented`);
+    await fn(args, ctx);
+  }
+
+  private coerce(model: ResourceModel, data: ResourceData): ResourceData {
+    return this.coerceWhere(model, data, `${this.path.toString()}/${model.id}`);
+  }
+
+  private coerceWhere(model: ResourceModel, data: ResourceData, where: string): ResourceData {
+    if (data instanceof Map) {
+      if (!model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a single resource`);
+      const out = new Map<number, ResourceValue>();
+      for (const [riid, v] of data as ReadonlyMap<number, ResourceValue>) out.set(riid, coerceValue(v, model.type, `${where}/${riid}`));
+      return out;
+    }
+    if (model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a multiple resource`);
+    return coerceValue(data as ResourceValue, model.type, where);
+  }
+}
+
+export function toNode(resourceId: number, data: ResourceData): ResourceNode {
+  return data instanceof Map
+    ? { kind: 'multipleResource', id: resourceId, instances: new Map(data as ReadonlyMap<number, ResourceValue>) }
+    : { kind: 'resource', id: resourceId, value: data as ResourceValue };
+}
+
+function sameValue(a: ResourceValue, b: ResourceValue): boolean {
+  if (a === b) return true;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(b);
+  if (typeof a === 'object' && typeof b === 'object' && 'objectId' in a && 'objectId' in b) {
+    return a.objectId === b.objectId && a.instanceId === b.instanceId;
+  }
+  return false;
+}
+
+export function sameData(a: ResourceData | undefined, b: ResourceData | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false;
+    for (const [k, v] of a as ReadonlyMap<number, ResourceValue>) {
+      const w = (b as ReadonlyMap<number, ResourceValue>).get(k);
+      if (w === undefined || !sameValue(v, w)) return false;
+    }
+    return true;
+  }
+  return sameValue(a as ResourceValue, b as ResourceValue);
+}

@@ -1,0 +1,81 @@
+import { EventEmitter } from 'node:events';
+import { LwM2MError } from '../core/errors.js';
+import type { LwM2MPath } from '../core/path.js';
+import type { LwM2MNode, ObjectNode } from '../model/node.js';
+import type { ModelLookup, ObjectModel } from '../model/types.js';
+import type { RequestContext } from './context.js';
+import type { ObjectInstance } from './instance.js';
+import { LwM2MObject } from './object.js';
+
+export interface ObjectTreeEvents {
+  /** A resource value changed (drives observations). */
+  change: [path: LwM2MPath];
+  /** Instances were created or deleted in an object (drives a registration Update with payload). */
+  instances: [objectId: number];
+}
+
+/** Every object on the device. Also the ModelLookup the codecs use for this device's object versions. */
+export class ObjectTree extends EventEmitter<ObjectTreeEvents> implements ModelLookup {
+  private readonly objects = new Map<number, LwM2MObject>();
+
+  getObject(objectId: number): ObjectModel | undefined {
+    return this.objects.get(objectId)?.model;
+  }
+
+  add(object: LwM2MObject): LwM2MObject {
+    if (this.objects.has(object.id)) throw new LwM2MError('BAD_REQUEST', `object ${object.id} is already installed`);
+    object.setListeners((p) => this.emit('change', p), (oid) => this.emit('instances', oid));
+    this.objects.set(object.id, object);
+    this.emit('instances', object.id);
+    return object;
+  }
+
+  object(objectId: number): LwM2MObject | undefined {
+    return this.objects.get(objectId);
+  }
+
+  objectIds(): number[] {
+    return [...this.objects.keys()].sort((a, b) => a - b);
+  }
+
+  objectList(): LwM2MObject[] {
+    return this.objectIds().map((id) => this.objects.get(id) as LwM2MObject);
+  }
+
+  /** The object at path, or 4.04. */
+  requireObject(path: LwM2MPath): LwM2MObject {
+    const o = path.objectId === undefined ? undefined : this.objects.get(path.objectId);
+    if (!o) throw new LwM2MError('NOT_FOUND', `object ${path.objectId ?? '(none)'} is not supported`);
+    return o;
+  }
+
+  /** The instance at path, or 4.04. */
+  requireInstance(path: LwM2MPath): ObjectInstance {
+    const o = this.requireObject(path);
+    const i = path.instanceId === undefined ? undefined : o.instance(path.instanceId);
+    if (!i) throw new LwM2MError('NOT_FOUND', `${path.parent().isRoot() ? path.toString() : `/${path.objectId}/${path.instanceId}`} does not exist`);
+    return i;
+  }
+
+  /** Read at any level (object, instance, resource, resource instance); 4.04/4.05 as LwM2MError. */
+  read(path: LwM2MPath, ctx: RequestContext): LwM2MNode {
+    switch (path.depth) {
+      case 1:
+        return this.requireObject(path).read(ctx);
+      case 2:
+        return this.requireInstance(path).readInstance(ctx);
+      case 3:
+        return this.requireInstance(path).readResource(path.resourceId as number, ctx);
+      case 4:
+        return this.requireInstance(path).readResourceInstance(path.resourceId as number, path.resourceInstanceId as number, ctx);
+      default:
+        throw new LwM2MError('METHOD_NOT_ALLOWED', 'read of the root path is not allowed');
+    }
+  }
+
+  readObject(objectId: number, ctx: RequestContext): ObjectNode {
+    const o = this.objects.get(objectId);
+    if (!o) throw new LwM2MError('NOT_FOUND', `object ${objectId} is not supported`);
+    return o.read(ctx);
+  }
+}
