@@ -1,16 +1,9 @@
 import { LwM2MError } from '../core/errors.js';
 import type { LwM2MPath } from '../core/path.js';
 
-/** Notification attributes (LwM2M-TS-Core 1.1 §5.1.2, Table 5.1.2-1). */
-export interface NotificationAttributes {
-  pmin?: number;
-  pmax?: number;
-  gt?: number;
-  lt?: number;
-  st?: number;
-  epmin?: number;
-  epmax?: number;
-}
+import type { NotificationAttributes } from '../codec/link.js';
+
+export type { NotificationAttributes } from '../codec/link.js';
 
 type Key = keyof NotificationAttributes;
 const INTEGER_KEYS: readonly Key[] = ['pmin', 'pmax', 'epmin', 'epmax'];
