@@ -70,6 +70,19 @@ export class Notifier {
     this.evaluate();
   }
 
+  /** Another path of the same (composite) observation was just notified: its value counts as sent. */
+  markSent(): void {
+    if (this.stopped) return;
+    try {
+      this.lastSent = this.opts.read();
+    } catch {
+      return;
+    }
+    this.lastSentAt = this.opts.clock.now();
+    this.pending = false;
+    this.armPeriodic();
+  }
+
   /** Attributes changed: re-arm the periodic timers. */
   attributesChanged(): void {
     if (!this.stopped) this.armPeriodic();
