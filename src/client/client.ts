@@ -1,0 +1,382 @@
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { LwM2MError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import type { LwM2MPath } from '../core/path.js';
+import { ContentFormat } from '../codec/content-format.js';
+import { encodeRecords } from '../codec/dispatch.js';
+import { nodeToRecords, type PathValue } from '../model/node.js';
+import { AccessControl } from './access.js';
+import { AttributeStore } from './attributes.js';
+import type { ConnectionFactory, ConnectionSecurity, IncomingResponse, ServerConnection } from './connection.js';
+import { INTERNAL_CONTEXT, serverContext } from './context.js';
+import type { ObjectInstance } from './instance.js';
+import type { ObjectTree } from './object-tree.js';
+import { Observations, type ObserveSink } from './observations.js';
+import { serverAccounts } from './operations/bootstrap-finish.js';
+import type { DeviceEnv } from './operations/env.js';
+import { readNode } from './operations/read.js';
+import { ServerSession, type SessionState } from './registration.js';
+import { handleBootstrapRequest, handleDmRequest } from './router.js';
+
+export interface ClientOptions {
+  /** Endpoint Client Name (`ep`). */
+  endpoint: string;
+  lwm2mVersion?: '1.0' | '1.1';
+  /** The device's objects, including Security (0) and Server (1) instances from factory configuration. */
+  tree: ObjectTree;
+  connections: ConnectionFactory;
+  clock?: Clock;
+  logger?: Logger;
+  /** Queue mode: sleep after this many seconds without traffic (LwM2M-TS-Transport 1.1 §6.5; default 93). */
+  queueModeTimeoutS?: number;
+  /** How long to wait for Bootstrap-Finish after Bootstrap-Request (default 60 s). */
+  bootstrapTimeoutS?: number;
+  /** Preferred content format for Read responses without Accept (else text/TLV). */
+  preferredFormat?: number;
+  /** Content formats announced at registration (1.1). */
+  supportedContentFormats?: readonly number[];
+}
+
+export interface ClientEvents {
+  bootstrapped: [];
+  registered: [shortServerId: number];
+  deregistered: [shortServerId: number];
+  state: [shortServerId: number, state: SessionState];
+  failed: [shortServerId: number | undefined, error: unknown];
+  exchange: [op: string, ms: number, code: string];
+  request: [method: string, path: string, code: string];
+  notification: [shortServerId: number];
+  asleep: [shortServerId: number, asleep: boolean];
+}
+
+/** Security Mode /0/x/2 (LwM2M-TS-Core 1.1 §E.1): 0 PSK, 1 RPK, 2 Certificate, 3 NoSec, 4 Cert+EST. */
+function securityOf(sec: ObjectInstance): ConnectionSecurity {
+  const mode = sec.get(2);
+  if (mode === 0) {
+    const id = sec.get(3);
+    const key = sec.get(5);
+    if (!(id instanceof Uint8Array) || !(key instanceof Uint8Array)) {
+      throw new LwM2MError('BAD_REQUEST', `Security /0/${sec.id}: PSK mode needs identity (/3) and key (/5)`);
+    }
+    return { mode: 'psk', identity: Buffer.from(id).toString('utf8'), key };
+  }
+  if (mode === undefined || mode === 3) return { mode: 'nosec' };
+  throw new LwM2MError('BAD_REQUEST', `Security /0/${sec.id}: security mode ${String(mode)} is not supported (PSK and NoSec are)`);
+}
+
+const DEFAULT_CT = [
+  ContentFormat.TEXT, ContentFormat.OPAQUE, ContentFormat.CBOR, ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR,
+  ContentFormat.TLV, ContentFormat.OMA_JSON, ContentFormat.LWM2M_CBOR,
+];
+
+/**
+ * An LwM2M 1.1 client: bootstraps when it has no usable server account, registers with every DM server
+ * (each request authorised by that server's short id), answers DM requests, notifies, sends, sleeps in
+ * queue mode, and de-registers on stop.
+ */
+export class LwM2MClient extends EventEmitter<ClientEvents> {
+  readonly endpoint: string;
+  readonly lwm2mVersion: '1.0' | '1.1';
+  readonly tree: ObjectTree;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly observations: Observations;
+  readonly env: DeviceEnv;
+  private readonly sessions = new Map<number, ServerSession>();
+  private readonly attributeStores = new Map<number, AttributeStore>();
+  private readonly sleepTimers = new Map<number, TimerHandle>();
+  private readonly asleep = new Set<number>();
+  private bootstrapConn: ServerConnection | undefined;
+  private running = false;
+  private updateScheduled = false;
+
+  constructor(private readonly opts: ClientOptions) {
+    super();
+    this.endpoint = opts.endpoint;
+    this.lwm2mVersion = opts.lwm2mVersion ?? '1.1';
+    this.tree = opts.tree;
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? silentLogger).child({ ep: opts.endpoint });
+    this.observations = new Observations(this.clock);
+    const access = new AccessControl(this.tree);
+    this.env = {
+      tree: this.tree,
+      access,
+      attributesFor: (ssid) => {
+        let s = this.attributeStores.get(ssid);
+        if (!s) this.attributeStores.set(ssid, (s = new AttributeStore()));
+        return s;
+      },
+      preferredFormat: () => opts.preferredFormat,
+    };
+    this.tree.on('change', (path) => {
+      this.observations.changed(path);
+      // Lifetime or binding written → Update (LwM2M-TS-Core 1.1 §6.2.2).
+      if (path.objectId === 1 && (path.resourceId === 1 || path.resourceId === 7)) this.scheduleUpdateAll();
+    });
+    this.tree.on('instances', () => this.scheduleUpdateAll());
+  }
+
+  /** Registered sessions by short server id. */
+  session(shortServerId: number): ServerSession | undefined {
+    return this.sessions.get(shortServerId);
+  }
+
+  sessionList(): ServerSession[] {
+    return [...this.sessions.values()];
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Starts: registers with every usable server account, bootstrapping first when there is none. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    if (serverAccounts(this.env).length === 0) {
+      await this.bootstrap();
+    }
+    await this.registerAll();
+  }
+
+  /** Stops: de-registers from every server (unless told not to), closes every connection. */
+  async stop(options: { deregister?: boolean } = {}): Promise<void> {
+    this.running = false;
+    this.observations.cancelAll();
+    for (const t of this.sleepTimers.values()) t.cancel();
+    this.sleepTimers.clear();
+    await Promise.all([...this.sessions.values()].map(async (s) => {
+      await s.stop(options.deregister ?? true);
+      await s.connection.close();
+    }));
+    this.sessions.clear();
+    await this.bootstrapConn?.close();
+    this.bootstrapConn = undefined;
+  }
+
+  /** Registers with every server account that has no session yet. */
+  async registerAll(): Promise<void> {
+    const accounts = serverAccounts(this.env);
+    if (accounts.length === 0) throw new LwM2MError('NOT_FOUND', 'no usable server account to register with');
+    // Registration Priority Order (/1/x/13): lower first; then by short server id.
+    const prio = (s: ObjectInstance): number => (typeof s.get(13) === 'number' ? (s.get(13) as number) : 65535);
+    accounts.sort((a, b) => prio(a.server) - prio(b.server));
+    await Promise.all(accounts.filter((a) => !this.sessions.has(a.shortServerId)).map(async (a) => {
+      const uri = a.security.get(0) as string;
+      const conn = await this.opts.connections.connect(uri, securityOf(a.security));
+      const ssid = a.shortServerId;
+      const ctx = serverContext(ssid);
+      conn.onRequest(async (req, sink) => {
+        this.activity(ssid);
+        const wrapped = sink ? this.wrapSink(ssid, sink) : undefined;
+        const res = await handleDmRequest(this.env, this.observations, ctx, req, wrapped);
+        this.emit('request', req.method, `/${req.uriPath.join('/')}`, res.code);
+        return res;
+      });
+      const session = new ServerSession({
+        endpoint: this.endpoint,
+        lwm2mVersion: this.lwm2mVersion,
+        clock: this.clock,
+        log: this.log.child({ ssid }),
+        tree: this.tree,
+        server: a.server,
+        connection: this.activeConnection(ssid, conn),
+        supportedContentFormats: this.opts.supportedContentFormats ?? DEFAULT_CT,
+        onFailure: (e) => this.onRegistrationFailure(ssid, e),
+        onStateChange: (st) => {
+          this.emit('state', ssid, st);
+          if (st === 'registered') this.emit('registered', ssid);
+          if (st === 'idle' || st === 'disabled') this.observations.cancelServer(ssid);
+        },
+        onExchange: (op, ms, code) => this.emit('exchange', op, ms, code),
+      });
+      this.sessions.set(ssid, session);
+      a.server.behave(4, { execute: () => { void session.disable(); } });
+      a.server.behave(8, { execute: () => { void session.update(); } });
+      a.server.behave(9, { execute: () => { void this.rebootstrap(); } });
+      await session.start();
+    }));
+  }
+
+  /** Wraps a connection so every outgoing request wakes the device and counts as activity (queue mode). */
+  private activeConnection(ssid: number, conn: ServerConnection): ServerConnection {
+    const request = async (req: Parameters<ServerConnection['request']>[0]): Promise<IncomingResponse> => {
+      this.wake(ssid, conn);
+      try {
+        return await conn.request(req);
+      } finally {
+        this.activity(ssid);
+      }
+    };
+    const wrapped: ServerConnection = {
+      request,
+      onRequest: (h) => conn.onRequest(h),
+      setAsleep: (a) => conn.setAsleep(a),
+      get localPort() { return conn.localPort; },
+      close: () => conn.close(),
+    };
+    if (conn.rebind) wrapped.rebind = () => (conn.rebind as () => Promise<void>)();
+    return wrapped;
+  }
+
+  private wrapSink(ssid: number, sink: ObserveSink): ObserveSink {
+    return {
+      notify: (r) => {
+        const session = this.sessions.get(ssid);
+        if (session) this.wake(ssid, session.connection);
+        this.activity(ssid);
+        this.emit('notification', ssid);
+        sink.notify(r);
+      },
+      end: () => sink.end(),
+    };
+  }
+
+  private wake(ssid: number, conn: ServerConnection): void {
+    if (this.asleep.delete(ssid)) {
+      conn.setAsleep(false);
+      this.emit('asleep', ssid, false);
+    }
+  }
+
+  /** Queue mode: after queueModeTimeoutS without traffic, stop listening (LwM2M-TS-Transport 1.1 §6.5). */
+  private activity(ssid: number): void {
+    const session = this.sessions.get(ssid);
+    if (!session || !session.queueMode()) return;
+    this.sleepTimers.get(ssid)?.cancel();
+    const timeoutS = this.opts.queueModeTimeoutS ?? 93;
+    this.sleepTimers.set(ssid, this.clock.setTimeout(() => {
+      this.sleepTimers.delete(ssid);
+      if (!this.running) return;
+      this.asleep.add(ssid);
+      session.connection.setAsleep(true);
+      this.emit('asleep', ssid, true);
+    }, timeoutS * 1000));
+  }
+
+  isAsleep(ssid: number): boolean {
+    return this.asleep.has(ssid);
+  }
+
+  /** Puts the device to sleep now (scenario step `sleep`). */
+  sleep(ssid?: number): void {
+    for (const s of this.sessions.values()) {
+      if (ssid !== undefined && s.shortServerId !== ssid) continue;
+      this.sleepTimers.get(s.shortServerId)?.cancel();
+      this.asleep.add(s.shortServerId);
+      s.connection.setAsleep(true);
+      this.emit('asleep', s.shortServerId, true);
+    }
+  }
+
+  /** Wakes and sends an Update (scenario step `wake`; what a real device does when it wakes). */
+  async wakeUp(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.update()));
+  }
+
+  private scheduleUpdateAll(): void {
+    if (this.updateScheduled || !this.running) return;
+    this.updateScheduled = true;
+    queueMicrotask(() => {
+      this.updateScheduled = false;
+      for (const s of this.sessions.values()) if (s.state === 'registered') void s.update();
+    });
+  }
+
+  private onRegistrationFailure(ssid: number, error: unknown): void {
+    this.emit('failed', ssid, error);
+    const server = this.sessions.get(ssid);
+    // /1/x/16 Bootstrap on Registration Failure (default true, LwM2M-TS-Core 1.1 §E.2).
+    const bsOnFailure = this.tree.object(1)?.instanceList().find((s) => s.get(0) === ssid)?.get(16);
+    if (server && bsOnFailure !== false && this.bootstrapAccount()) void this.rebootstrap();
+  }
+
+  private bootstrapAccount(): ObjectInstance | undefined {
+    return this.tree.object(0)?.instanceList().find((s) => s.get(1) === true);
+  }
+
+  /** Bootstrap-Request Trigger (/1/x/9), registration failure, Factory Reset: bootstrap, then register again. */
+  async rebootstrap(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      await s.stop(true);
+      await s.connection.close();
+    }
+    this.sessions.clear();
+    this.observations.cancelAll();
+    await this.bootstrap();
+    await this.registerAll();
+  }
+
+  /**
+   * Client-initiated bootstrap (LwM2M-TS-Core 1.1 §6.1.4): POST /bs?ep=[&pct=] to the Bootstrap-Server,
+   * then serve its Write/Delete/Discover/Read until Bootstrap-Finish (or time out).
+   */
+  async bootstrap(): Promise<void> {
+    const account = this.bootstrapAccount();
+    if (!account) throw new LwM2MError('NOT_FOUND', 'no Bootstrap-Server account (/0/x/1 = true) and no server account');
+    const uri = account.get(0);
+    if (typeof uri !== 'string') throw new LwM2MError('BAD_REQUEST', `Bootstrap-Server URI /0/${account.id}/0 is not set`);
+    const conn = await this.opts.connections.connect(uri, securityOf(account));
+    this.bootstrapConn = conn;
+    const timeoutS = this.opts.bootstrapTimeoutS ?? 60;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = this.clock.setTimeout(() => reject(new LwM2MError('TIMEOUT', `no Bootstrap-Finish within ${timeoutS} s`)), timeoutS * 1000);
+        conn.onRequest(async (req) => {
+          const res = await handleBootstrapRequest(this.env, req, this.lwm2mVersion);
+          this.emit('request', req.method, `/${req.uriPath.join('/')}`, res.code);
+          if (res.finished) {
+            timer.cancel();
+            // Answer first, then go on (the transport sends the response when this resolves).
+            setImmediate(resolve);
+          }
+          return res;
+        });
+        const query = [`ep=${this.endpoint}`];
+        if (this.opts.preferredFormat !== undefined && this.lwm2mVersion === '1.1') query.push(`pct=${this.opts.preferredFormat}`);
+        conn.request({ method: 'POST', uriPath: ['bs'], uriQuery: query }).then((res) => {
+          if (res.code !== '2.04') {
+            timer.cancel();
+            reject(new LwM2MError('BAD_REQUEST', `Bootstrap-Request answered ${res.code}`));
+          }
+        }, (e: unknown) => {
+          timer.cancel();
+          reject(e);
+        });
+      });
+      this.emit('bootstrapped');
+    } finally {
+      this.bootstrapConn = undefined;
+      await conn.close();
+    }
+  }
+
+  /**
+   * Send (LwM2M-TS-Core 1.1 §6.4.7): POST /dp with the values of `paths` (or given records) to one
+   * server (default: every registered server that has not muted Send, /1/x/23).
+   */
+  async send(paths: readonly LwM2MPath[] | readonly PathValue[], options: { shortServerId?: number; format?: number } = {}): Promise<string[]> {
+    if (this.lwm2mVersion === '1.0') throw new LwM2MError('METHOD_NOT_ALLOWED', 'Send is an LwM2M 1.1 operation');
+    const format = options.format ?? ContentFormat.SENML_CBOR;
+    const records: PathValue[] = isRecords(paths)
+      ? [...paths]
+      : paths.flatMap((p) => nodeToRecords(p, readNode(this.env, INTERNAL_CONTEXT, p)).map((r) => ({ ...r, time: Math.floor(this.clock.now() / 1000) })));
+    const payload = encodeRecords(format, records, this.tree);
+    const out: string[] = [];
+    for (const s of this.sessions.values()) {
+      if (options.shortServerId !== undefined && s.shortServerId !== options.shortServerId) continue;
+      if (s.state !== 'registered') continue;
+      const muted = this.tree.object(1)?.instanceList().find((i) => i.get(0) === s.shortServerId)?.get(23);
+      if (muted === true) continue;
+      const res = await s.connection.request({ method: 'POST', uriPath: ['dp'], payload, contentFormat: format });
+      out.push(res.code);
+    }
+    return out;
+  }
+}
+
+function isRecords(v: readonly LwM2MPath[] | readonly PathValue[]): v is readonly PathValue[] {
+  return v.length > 0 && 'value' in (v[0] as object);
+}
