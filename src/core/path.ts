@@ -27,7 +27,7 @@ export class LwM2MPath {
   /** Builds a path from ids, validating each one. */
   static of(...ids: number[]): LwM2MPath {
     if (ids.length > 4) throw new LwM2MError('BAD_PATH', `a path has at most 4 levels, got ${ids.length}`);
-    ids.forEach((id, i) => checkId(id, i, ids.join('/')));
+    for (let i = 0; i < ids.length; i++) checkId(ids[i] as number, i, ids);
     return ids.length === 0 ? LwM2MPath.ROOT : new LwM2MPath(ids);
   }
 
@@ -95,9 +95,9 @@ export class LwM2MPath {
   }
 }
 
-function checkId(id: number, index: number, whole: string): void {
+function checkId(id: number, index: number, ids: readonly number[]): void {
   if (!Number.isInteger(id) || id < 0 || id > MAX_ID) {
-    throw new LwM2MError('BAD_PATH', `id ${id} at level ${index + 1} of "${whole}" is not an integer in 0..${MAX_ID}`);
+    throw new LwM2MError('BAD_PATH', `id ${id} at level ${index + 1} of "${ids.join('/')}" is not an integer in 0..${MAX_ID}`);
   }
 }
 

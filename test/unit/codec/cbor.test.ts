@@ -201,11 +201,9 @@ describe('CBOR decode errors (all LWM2M_BAD_CBOR, 4.00)', () => {
     expect(e.coapCode).toBe('4.00');
   });
 
-  it('rejects a nesting bomb at its first byte, quickly', () => {
-    const t = performance.now();
+  it('rejects a nesting bomb at its first byte', () => {
     const e = expectError(() => cborCodec.decode(new Uint8Array(1_000_000).fill(0x9f), ctx('/42/0/1', false)), 'BAD_CBOR');
     expect(e.location).toBe('byte 0');
-    expect(performance.now() - t).toBeLessThan(100);
   });
 
   it('decodeCborItem / cborItemToValue are usable on their own', () => {
