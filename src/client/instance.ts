@@ -149,6 +149,7 @@ export class ObjectInstance {
   writeResource(node: ResourceNode, ctx: RequestContext, replace = true): void {
     const model = this.resourceModel(node.id);
     const where = `${this.path.toString()}/${node.id}`;
+    if (isExecutable(model)) throw new LwM2MError('METHOD_NOT_ALLOWED', `${where} (${model.name}) is executable, not writable`);
     if (!ctx.internal && !ctx.bootstrap && !isWritable(model)) {
       throw new LwM2MError('METHOD_NOT_ALLOWED', `${where} (${model.name}) is not writable`);
     }
@@ -183,7 +184,7 @@ export class ObjectInstance {
     // Check every resource first so a bad payload changes nothing (atomic from the server's view).
     for (const r of node.resources.values()) {
       const model = this.resourceModel(r.id);
-      if (!ctx.internal && !ctx.bootstrap && !isWritable(model)) {
+      if (isExecutable(model) || (!ctx.internal && !ctx.bootstrap && !isWritable(model))) {
         throw new LwM2MError('METHOD_NOT_ALLOWED', `${this.path.toString()}/${r.id} (${model.name}) is not writable`);
       }
       this.coerceWhere(model, r.kind === 'resource' ? r.value : r.instances, `${this.path.toString()}/${r.id}`);

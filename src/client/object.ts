@@ -79,7 +79,9 @@ export class LwM2MObject {
       throw new LwM2MError('BAD_REQUEST', `object ${this.model.id} (${this.model.name}) is single-instance and has an instance`);
     }
     const inst = this.factory(this.model, id);
-    if (node) inst.writeInstance({ ...node, id }, ctx, true);
+    // Create may initialise read-only resources too (the new instance's initial state); executable
+    // resources never take a value (ObjectInstance.writeResource refuses them).
+    if (node) inst.writeInstance({ ...node, id }, { ...ctx, internal: true }, true);
     // LwM2M-TS-Core 1.1 §6.3.6: the new instance must carry every mandatory writable resource.
     if (!ctx.internal) {
       for (const [rid, r] of this.model.resources) {
