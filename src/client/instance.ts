@@ -67,13 +67,14 @@ export class ObjectInstance {
   /** Ids of resources present on this instance (stored, live, or executable), ascending. */
   resourceIds(): number[] {
     const ids = new Set<number>(this.values.keys());
-    for (const [rid, b] of this.behaviours) if (b.read || b.execute) ids.add(rid);
+    for (const [rid, b] of this.behaviours) if (b.execute || (b.read && b.read() !== undefined)) ids.add(rid);
     return [...ids].sort((a, b) => a - b);
   }
 
   has(resourceId: number): boolean {
-    return this.values.has(resourceId) || this.behaviours.get(resourceId)?.read !== undefined ||
-      this.behaviours.get(resourceId)?.execute !== undefined;
+    if (this.values.has(resourceId)) return true;
+    const b = this.behaviours.get(resourceId);
+    return b?.execute !== undefined || (b?.read !== undefined && b.read() !== undefined);
   }
 
   /** The current value (live read first), without access checks. */

@@ -81,7 +81,8 @@ export class LwM2MObject {
     const inst = this.factory(this.model, id);
     // Create may initialise read-only resources too (the new instance's initial state); executable
     // resources never take a value (ObjectInstance.writeResource refuses them).
-    if (node) inst.writeInstance({ ...node, id }, { ...ctx, internal: true }, true);
+    // Partial semantics: defaults the factory set stay unless the payload carries them (§6.3.6).
+    if (node) inst.writeInstance({ ...node, id }, { ...ctx, internal: true }, false);
     // LwM2M-TS-Core 1.1 §6.3.6: the new instance must carry every mandatory writable resource.
     if (!ctx.internal) {
       for (const [rid, r] of this.model.resources) {
