@@ -116,6 +116,25 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       if (path.objectId === 1 && (path.resourceId === 1 || path.resourceId === 7)) this.scheduleUpdateAll();
     });
     this.tree.on('instances', () => this.scheduleUpdateAll());
+    // Reboot (/3/0/4) and Factory Reset (/3/0/5) when the Device object has no behaviour of its own:
+    // answer the Execute first (LwM2M-TS-Core 1.1 §E.4), then restart / re-bootstrap.
+    const device = this.tree.object(3)?.instance(0);
+    if (device && !device.has(4)) {
+      device.behave(4, { execute: () => { this.clock.setTimeout(() => void this.reboot(), 0); } });
+    }
+    if (device && device.model.resources.has(5) && !device.has(5)) {
+      device.behave(5, { execute: () => { this.clock.setTimeout(() => void this.rebootstrap(), 0); } });
+    }
+  }
+
+  /**
+   * Reboot: drop every session without De-register (a rebooting device just goes away), then start
+   * again — a fresh Register to every server. `downtimeMs` simulates the boot time.
+   */
+  async reboot(downtimeMs = 0): Promise<void> {
+    await this.stop({ deregister: false });
+    if (downtimeMs > 0) await new Promise<void>((r) => this.clock.setTimeout(r, downtimeMs));
+    await this.start();
   }
 
   /** Registered sessions by short server id. */
@@ -231,6 +250,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
         sink.notify(r);
       },
       end: () => sink.end(),
+      ...(sink.onEnd ? { onEnd: (l: () => void) => sink.onEnd?.(l) } : {}),
     };
   }
 

@@ -11,6 +11,8 @@ export interface ObserveSink {
   notify(response: DeviceResponse): void;
   /** Ends the observation from our side (e.g. the resource was deleted). */
   end(): void;
+  /** The transport tells us the server ended it (RST to a notification, RFC 7641 §3.6). */
+  onEnd?(listener: () => void): void;
 }
 
 interface Entry {
@@ -80,7 +82,11 @@ export class Observations {
       n.start(opts.initial[i] as LwM2MNode);
       return n;
     });
-    this.entries.set(key, { shortServerId: opts.shortServerId, paths: opts.paths, notifiers, sink: opts.sink });
+    const entry: Entry = { shortServerId: opts.shortServerId, paths: opts.paths, notifiers, sink: opts.sink };
+    this.entries.set(key, entry);
+    opts.sink.onEnd?.(() => {
+      if (this.entries.get(key) === entry) this.cancel(key);
+    });
   }
 
   cancel(key: string): boolean {

@@ -1,0 +1,509 @@
+/**
+ * CoapEndpoint: one DatagramSocket carrying both directions, built on node-coap 1.5.0 —
+ * `new coap.Agent({ socket })` for our requests, `coap.createServer().listen(socket)` for requests to us
+ * (an LwM2M server sends its requests to the port the Register came from).
+ *
+ * Neither half touches the socket directly: src/coap/mux.ts routes every datagram to exactly one of
+ * them, detects duplicates (RFC 7252 §4.5) and answers pings. Timing is per endpoint through
+ * src/coap/timing.ts. node-coap runs its retransmission and cache timers on real timers (setTimeout,
+ * Date.now), not on our Clock: over a MemoryNetwork, CoAP tests therefore use systemClock with small
+ * timings; the Clock passed here drives only our own bookkeeping (request give-up, dedup expiry).
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import type { Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { Agent, ObserveReadStream, ObserveWriteStream, createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
+import { generate } from 'coap-packet';
+import type { Logger } from 'pino';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { isLwM2MError } from '../core/errors.js';
+import { silentLogger } from '../core/logger.js';
+import type { DatagramSocket } from '../transport/datagram.js';
+import { sendWithBlock1, type Block1Part } from './block1.js';
+import {
+  CoapError, MessageType, OptionNumber, decodeBlock, decodeUint, emptyMessage, encodeBlock, encodeUint, formatNumber,
+  readOption, payloadLength, szxOf, type CoapMethod, type HeaderInfo,
+} from './message.js';
+import { CoapMux, canonicalAddress, type MuxStats } from './mux.js';
+import {
+  applyReplyOptions, asNumber, asText, isSuccess, messageOptions, optionValues, querySegments, responseFrom, splitPath, toBuffer,
+} from './node-coap.js';
+import { ClientObservationImpl, ServerObservationImpl, observationKey, type ObservationHost } from './observe.js';
+import { deriveTiming, resolveTiming, withCoapTiming, type CoapTiming, type DerivedTiming } from './timing.js';
+import type {
+  ClientObservation, CoapReply, CoapRequestHandler, CoapRequestOptions, CoapResponse, IncomingCoapRequest, PeerAddress,
+} from './types.js';
+
+export type * from './types.js';
+
+export interface CoapEndpointOptions {
+  socket: DatagramSocket;
+  /** RFC 7252 §4.8 parameters for this endpoint (ms). Default ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4. */
+  timing?: Partial<CoapTiming>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Bytes of node-coap's response cache (LRU). Unbounded caches grew to 1 GB (DESIGN §2). Default 256 KiB. */
+  cacheSize?: number;
+  /** How long a handler may take before an empty ACK is sent and the response goes separately. Default 50 ms. */
+  piggybackReplyMs?: number;
+  /** Default Block1 size for outgoing payloads (16–1024). Default 1024. */
+  block1Size?: number;
+  /** Largest request body accepted block-wise; beyond → 4.13 with Size1 (RFC 7959 §2.9.3). Default 8 MiB. */
+  maxRequestBodySize?: number;
+  /** Bound on remembered MIDs (duplicate detection, ACK matching). Default 4096. */
+  messageCacheEntries?: number;
+  /** Close the socket in close(). Default true. */
+  closeSocket?: boolean;
+  handler?: CoapRequestHandler;
+}
+
+// ---- the endpoint -----------------------------------------------------------------------------------
+
+interface Pending {
+  reject: (e: Error) => void;
+}
+
+export class CoapEndpoint implements ObservationHost {
+  readonly timing: Readonly<CoapTiming>;
+  readonly derived: Readonly<DerivedTiming>;
+  private readonly socket: DatagramSocket;
+  /** @internal Drives our own timers (not node-coap's). */
+  readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly mux: CoapMux;
+  private readonly agent: Agent;
+  private readonly server: Server;
+  private readonly block1Size: number;
+  private readonly maxRequestBodySize: number;
+  private readonly piggybackReplyMs: number;
+  private readonly closeSocket: boolean;
+  private handler: CoapRequestHandler;
+  private readonly pending = new Set<Pending>();
+  private readonly clientObservations = new Set<ClientObservationImpl>();
+  private readonly serverObservations = new Map<string, ServerObservationImpl>();
+  private closed = false;
+
+  constructor(options: CoapEndpointOptions) {
+    this.socket = options.socket;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.timing = Object.freeze(resolveTiming(options.timing));
+    this.derived = Object.freeze(deriveTiming(this.timing));
+    this.block1Size = options.block1Size ?? 1024;
+    szxOf(this.block1Size); // validates
+    this.maxRequestBodySize = options.maxRequestBodySize ?? 8 * 1024 * 1024;
+    this.piggybackReplyMs = options.piggybackReplyMs ?? 50;
+    this.closeSocket = options.closeSocket ?? true;
+    this.handler = options.handler ?? (() => ({ code: '4.04' }));
+    const cacheSize = options.cacheSize ?? 256 * 1024;
+    if (!(cacheSize > 0)) throw new RangeError(`cacheSize must be > 0, got ${cacheSize}`);
+
+    this.mux = new CoapMux({
+      socket: this.socket,
+      clock: this.clock,
+      exchangeLifetimeMs: this.derived.exchangeLifetimeMs,
+      nonLifetimeMs: this.derived.nonLifetimeMs,
+      ...(options.messageCacheEntries !== undefined ? { maxEntries: options.messageCacheEntries } : {}),
+      logger: this.logger,
+      screenRequest: (msg, h) => this.screenRequest(msg, h),
+      onServerReset: (peer, token) => this.serverObservations.get(observationKey(peer, token))?.finish('reset'),
+    });
+
+    // The one place node-coap is handed something that is not a dgram.Socket: see SideSocket.
+    this.agent = new Agent({ socket: this.mux.client as unknown as Socket });
+    // One MID generator per endpoint (RFC 7252 §4.4) instead of one per node-coap half.
+    this.agent._nextMessageId = () => this.mux.nextMessageId();
+    this.agent.on('error', (err: Error) => this.logger.warn({ err }, 'coap agent error'));
+
+    this.server = withCoapTiming(this.timing, () =>
+      createServer({
+        piggybackReplyMs: this.piggybackReplyMs,
+        cacheSize,
+        // Must stay true: with false node-coap never sends the response to a NON request.
+        sendAcksForNonConfirmablePackets: true,
+        type: this.mux.client.type,
+      }),
+    );
+    this.server.on('error', (err: Error) => this.logger.warn({ err }, 'coap server error'));
+    this.keepBlock2OptionsAcrossBlocks();
+    this.server.on('request', (req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream) => this.onServerRequest(req, res));
+    this.server.listen(this.mux.server);
+  }
+
+  /** Local address of the socket (asked afresh: a socket wrapper may rebind underneath, e.g. NAT tests). */
+  address(): PeerAddress {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  get messageStats(): Readonly<MuxStats> {
+    return { ...this.mux.stats };
+  }
+
+  /** Sizes of the message-layer tables and of node-coap's request maps (for leak checks). */
+  get messageTableSizes(): { seen: number; outstanding: number; agentByMessageId: number; agentByToken: number } {
+    return { ...this.mux.sizes, agentByMessageId: this.agent._msgIdToReq.size, agentByToken: this.agent._tkToReq.size };
+  }
+
+  /** Replaces the request handler. */
+  onRequest(handler: CoapRequestHandler): void {
+    this.handler = handler;
+  }
+
+  /** Sends a request and resolves with the response (a 4.xx/5.xx is a value, not an exception). */
+  async request(options: CoapRequestOptions): Promise<CoapResponse> {
+    this.assertOpen();
+    const host = await this.resolveHost(options.host);
+    const payload = toBuffer(options.payload);
+    const blockSize = options.block1Size ?? this.block1Size;
+    const target = { ...options, host };
+    return sendWithBlock1(payload, (part) => this.exchange(target, part), {
+      blockSize,
+      newToken: () => randomBytes(8),
+    });
+  }
+
+  /** Registers an observation (GET with Observe 0, RFC 7641 §3.1). */
+  async observe(options: Omit<CoapRequestOptions, 'observe' | 'payload' | 'block1Size'> & { maxBuffered?: number }): Promise<ClientObservation> {
+    this.assertOpen();
+    const host = await this.resolveHost(options.host);
+    const target = { ...options, host };
+    return new Promise<ClientObservation>((resolve, reject) => {
+      this.startExchange(target, { payload: Buffer.alloc(0) }, true, (res, req) => {
+        const token = req._packet.token ?? Buffer.alloc(0);
+        const first = responseFrom(res, res.payload ?? Buffer.alloc(0), token);
+        const stream = res instanceof ObserveReadStream ? res : undefined;
+        // RFC 7641 §3.1/§4.1: established only by a 2.xx carrying an Observe option.
+        const established = stream !== undefined && isSuccess(first.code) && first.observe !== undefined;
+        if (!established) {
+          stream?.close();
+          // node-coap keeps the token of a 4.04 answer to an observe forever; drop it.
+          this.agent._tkToReq.delete(token.toString('hex'));
+        }
+        const obs = new ClientObservationImpl(this, target, first, established ? stream : undefined, options.maxBuffered ?? 256);
+        if (established) this.clientObservations.add(obs);
+        resolve(obs);
+      }, reject);
+    });
+  }
+
+  /** Closes the endpoint: pending requests fail with COAP_CLOSED, observations end, the socket is closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of [...this.pending]) p.reject(new CoapError('COAP_CLOSED', 'endpoint closed'));
+    this.pending.clear();
+    for (const o of [...this.clientObservations]) o.terminate();
+    for (const o of [...this.serverObservations.values()]) o.finish('closed');
+    this.server.close();
+    this.agent.close();
+    this.mux.close();
+    if (this.closeSocket) {
+      await new Promise<void>((resolve) => {
+        try {
+          this.socket.close(() => resolve());
+        } catch {
+          resolve(); // already closed
+        }
+      });
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- client side internals ---------------------------------------------------------------------
+
+  /** @internal */
+  forgetClientObservation(o: ClientObservationImpl): void {
+    this.clientObservations.delete(o);
+  }
+
+  /** @internal One exchange (one block of a Block1 transfer, or the whole request). */
+  exchange(target: CoapRequestOptions, part: Block1Part): Promise<CoapResponse> {
+    return new Promise((resolve, reject) => {
+      this.startExchange(target, part, false, (res, req) => {
+        resolve(responseFrom(res, res.payload ?? Buffer.alloc(0), req._packet.token ?? Buffer.alloc(0)));
+      }, reject);
+    });
+  }
+
+  private startExchange(
+    target: CoapRequestOptions,
+    part: Block1Part,
+    observe: boolean,
+    onResponse: (res: IncomingMessage, req: OutgoingMessage) => void,
+    onError: (e: Error) => void,
+  ): void {
+    if (this.closed) {
+      onError(new CoapError('COAP_CLOSED', 'endpoint closed'));
+      return;
+    }
+    const confirmable = target.confirmable ?? true;
+    let settled = false;
+    let req: OutgoingMessage | undefined;
+    const timers: TimerHandle[] = [];
+    const pending: Pending = { reject: (e) => fail(e) };
+    const cleanup = (): void => {
+      settled = true;
+      this.pending.delete(pending);
+      for (const t of timers) t.cancel();
+      target.signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (e: Error): void => {
+      if (settled) return;
+      cleanup();
+      if (req) this.agent.abort(req);
+      onError(e);
+    };
+    const onAbort = (): void => fail(new CoapError('COAP_ABORTED', 'request aborted'));
+    if (target.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    this.pending.add(pending);
+    target.signal?.addEventListener('abort', onAbort, { once: true });
+
+    try {
+      withCoapTiming(this.timing, () => {
+        const r = this.agent.request({
+          host: target.host,
+          port: target.port,
+          method: target.method ?? 'GET',
+          confirmable,
+          ...(part.token ? { token: part.token } : target.token ? { token: target.token } : {}),
+          ...(observe ? { observe: true } : target.observe === 1 ? { observe: 1 } : {}),
+        });
+        req = r;
+        const segments = target.pathSegments ?? splitPath(target.path);
+        r.setOption('Uri-Path', segments.map((s) => Buffer.from(s, 'utf8')));
+        r.setOption('Uri-Query', querySegments(target.query).map((s) => Buffer.from(s, 'utf8')));
+        if (target.contentFormat !== undefined) r.setOption('Content-Format', encodeUint(target.contentFormat));
+        if (target.accept !== undefined) r.setOption('Accept', encodeUint(target.accept));
+        if (part.block1) {
+          // Under its number, not 'Block1': by name node-coap's Agent would start its own segmentation
+          // and misread our value as an SZX (agent.js request()).
+          r.setOption(String(OptionNumber.Block1), encodeBlock(part.block1));
+        }
+        if (part.size1 !== undefined) r.setOption('Size1', encodeUint(part.size1));
+        for (const o of target.options ?? []) r.setOption(String(o.number), o.value);
+        r.on('response', (res: IncomingMessage) => {
+          if (settled) return;
+          if (res.code === '0.00') {
+            // RST to our request (RFC 7252 §4.2): the peer could not process it.
+            fail(new CoapError('COAP_RESET', `${target.host}:${target.port} answered with RST`));
+            return;
+          }
+          cleanup();
+          // node-coap forgets a request's MID only when a reply carries that same MID; a NON request's
+          // response has its own MID (RFC 7252 §5.2.3), so the entry would stay forever.
+          const mid = r._packet.messageId;
+          if (mid !== undefined && this.agent._msgIdToReq.get(mid) === r) this.agent._msgIdToReq.delete(mid);
+          onResponse(res, r);
+        });
+        const onTimeout = (): void => {
+          req = undefined; // node-coap aborts it itself right after 'timeout' (agent.js)
+          fail(new CoapError('COAP_TIMEOUT', `no response from ${target.host}:${target.port} within EXCHANGE_LIFETIME`));
+        };
+        r.on('error', (err: Error) => {
+          // retry_send.js emits 'error' (a RetrySendError) and then 'timeout' when a CON gives up.
+          if ('retransmitTimeout' in err) onTimeout();
+          else fail(new CoapError('COAP_SEND_FAILED', err.message, { cause: err }));
+        });
+        r.on('timeout', onTimeout);
+        r.end(part.payload.length > 0 ? part.payload : undefined);
+      });
+    } catch (err) {
+      fail(new CoapError('COAP_SEND_FAILED', err instanceof Error ? err.message : String(err), { cause: err }));
+      return;
+    }
+    const sent = req;
+    if (settled || !sent) return;
+    const firstMid = sent._packet.messageId;
+    if (confirmable && firstMid !== undefined) {
+      // RFC 7252 §4.2: no ACK after MAX_RETRANSMIT retransmissions → give up at MAX_TRANSMIT_WAIT
+      // (node-coap would wait until EXCHANGE_LIFETIME).
+      timers.push(this.clock.setTimeout(() => {
+        if (this.mux.isOutstanding(target.host, target.port, firstMid)) {
+          fail(new CoapError('COAP_TIMEOUT', `no ACK from ${target.host}:${target.port} after ${this.timing.maxRetransmit} retransmissions`));
+        }
+      }, this.derived.maxTransmitWaitMs));
+    }
+    // Overall bound: node-coap stops its own give-up timer once the empty ACK of a separate response
+    // arrived and would then wait for that response forever.
+    const overall = target.timeoutMs ?? Math.max(this.derived.exchangeLifetimeMs, this.derived.maxTransmitWaitMs);
+    timers.push(this.clock.setTimeout(() => fail(new CoapError('COAP_TIMEOUT', `no response within ${overall} ms`)), overall));
+  }
+
+  private async resolveHost(host: string): Promise<string> {
+    if (isIP(host) !== 0) return canonicalAddress(host);
+    // Keys in the message layer are IP literals (rinfo.address); resolve names once, in the socket's family.
+    const family = this.mux.address().family === 'IPv6' ? 6 : 4;
+    const { address } = await lookup(host, { family });
+    return canonicalAddress(address);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CoapError('COAP_CLOSED', 'endpoint closed');
+  }
+
+  // ---- server side internals ---------------------------------------------------------------------
+
+  /** Answers oversized Block1 transfers before node-coap buffers them (it has no limit). */
+  private screenRequest(msg: Buffer, h: HeaderInfo): Buffer | undefined {
+    const block1Raw = readOption(msg, h, OptionNumber.Block1);
+    if (block1Raw === undefined) return undefined;
+    const block = decodeBlock(block1Raw);
+    const size1Raw = readOption(msg, h, OptionNumber.Size1);
+    const announced = size1Raw !== undefined ? decodeUint(size1Raw) : 0;
+    const reached = block ? block.num * 2 ** (block.szx + 4) + payloadLength(msg, h) : 0;
+    if (block && Math.max(announced, reached) <= this.maxRequestBodySize) return undefined;
+    // RFC 7959 §2.9.3: 4.13 with Size1 = the largest body we accept (§4). An invalid Block1 (SZX 7) → 4.00.
+    const code = block ? '4.13' : '4.00';
+    const con = h.type === MessageType.CON;
+    return generate({
+      code,
+      confirmable: false,
+      ack: con,
+      messageId: con ? h.messageId : this.mux.nextMessageId(),
+      token: Buffer.from(h.token),
+      options: block ? [{ name: 'Size1', value: encodeUint(this.maxRequestBodySize) }] : [],
+    });
+  }
+
+  private onServerRequest(req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream): void {
+    res.on('error', (err: Error) => this.logger.warn({ err }, 'coap response error'));
+    const packet = req._packet;
+    const token = packet.token ?? Buffer.alloc(0);
+    const source: PeerAddress = { address: req.rsinfo.address, port: req.rsinfo.port };
+    const options = messageOptions(req);
+    const segments = optionValues(options, 'Uri-Path').map(asText);
+    const observeValue = asNumber(optionValues(options, 'Observe')[0]);
+    const key = observationKey(source, token);
+
+    // RFC 7641 §3.6: GET with Observe 1 and the token of an observation deregisters it; §4.1: a new
+    // registration with the same token replaces the old one.
+    const existing = this.serverObservations.get(key);
+    if (existing && observeValue === 1) existing.finish('deregistered');
+    else if (existing && observeValue === 0) existing.finish('replaced');
+
+    const method = req.method as CoapMethod | undefined;
+    const observation = res instanceof ObserveWriteStream ? new ServerObservationImpl(this, res, source, token, key) : undefined;
+    if (observation && packet.confirmable) observation.armPiggybackTimer(packet.messageId ?? 0, this.piggybackReplyMs);
+
+    const incoming: IncomingCoapRequest = {
+      method: method ?? 'GET',
+      pathSegments: segments,
+      path: `/${segments.join('/')}`,
+      query: optionValues(options, 'Uri-Query').map(asText),
+      payload: req.payload ?? Buffer.alloc(0),
+      contentFormat: formatNumber(req.headers['Content-Format']),
+      accept: formatNumber(req.headers.Accept),
+      observe: observeValue,
+      token,
+      confirmable: packet.confirmable === true,
+      source,
+      observation,
+    };
+
+    const respond = (reply: CoapReply): void => {
+      if (this.closed) return;
+      try {
+        if (observation && res instanceof ObserveWriteStream) observation.firstResponse(reply);
+        else this.sendReply(req, res as OutgoingMessage, reply);
+      } catch (err) {
+        this.logger.warn({ err }, 'coap reply failed');
+      }
+    };
+    if (method === undefined) {
+      respond({ code: '4.05' }); // RFC 7252 §5.8: unknown method
+      return;
+    }
+    // Always answer after node-coap's emit('request') returned, sync handler or not: node-coap copies
+    // the response options into its Block2 cache right after the emit when the response is already
+    // sent (server.js saveAdditionalBlock2Options), and keepBlock2Options() does it otherwise — doing
+    // both would duplicate Content-Format in later blocks.
+    const handler = this.handler;
+    Promise.resolve()
+      .then(() => handler(incoming))
+      .then(respond, (err: unknown) => respond(this.errorReply(err)));
+  }
+
+  private errorReply(err: unknown): CoapReply {
+    if (isLwM2MError(err)) return { code: err.coapCode, payload: err.detail }; // RFC 7252 §5.5.2 diagnostic payload
+    this.logger.warn({ err }, 'coap handler failed');
+    return { code: '5.00', payload: 'internal error' };
+  }
+
+  private sendReply(req: IncomingMessage, res: OutgoingMessage, reply: CoapReply): void {
+    const payload = toBuffer(reply.payload);
+    res.code = reply.code;
+    applyReplyOptions(res, reply);
+    // Not piggybacked (the empty ACK went out, or the request was NON): a fresh MID of ours.
+    if (!res._packet.ack) res._packet.messageId = this.mux.nextMessageId();
+    withCoapTiming(this.timing, () => res.end(payload.length > 0 ? payload : undefined));
+    if (payload.length >= 1024) this.keepBlock2Options(req, res);
+  }
+
+  /**
+   * node-coap caches a Block2 body for the follow-up block requests but records the response options
+   * only when the handler answered synchronously (server.js saveAdditionalBlock2Options): copy them, or
+   * later blocks lose Content-Format.
+   */
+  private keepBlock2Options(req: IncomingMessage, res: OutgoingMessage): void {
+    const key = this.server._toCacheKey(req, req._packet);
+    if (key === null) return;
+    const entry = this.server._block2Cache.get(key);
+    if (!entry) return;
+    for (const o of res._packet.options ?? []) {
+      if (o.name !== 'Block2' && o.name !== 'ETag' && o.name !== 'Size2') entry.options.push(o);
+    }
+  }
+
+  /**
+   * node-coap serves Block2 follow-ups from a cache entry {buffer, options}, but each cached block
+   * re-adds the entry with empty options (server.js OutMessage.end → _addCacheEntry), so from the third
+   * block on Content-Format and the other options are gone. Carry them over when the same body is
+   * re-added. (Instance override; node-coap binds `_addCacheEntry` from the instance for each response.)
+   */
+  private keepBlock2OptionsAcrossBlocks(): void {
+    const cache = this.server._block2Cache;
+    const add = cache.add.bind(cache);
+    cache.add = (key, entry) => {
+      const previous = cache.get(key);
+      if (entry && previous && entry.options.length === 0 && previous.buffer === entry.buffer) {
+        entry.options.push(...previous.options);
+      }
+      add(key, entry);
+    };
+  }
+
+  /** @internal */
+  registerServerObservation(key: string, o: ServerObservationImpl): void {
+    this.serverObservations.set(key, o);
+  }
+
+  /** @internal */
+  unregisterServerObservation(key: string, o: ServerObservationImpl): void {
+    if (this.serverObservations.get(key) === o) this.serverObservations.delete(key);
+  }
+
+  /** @internal */
+  nextMessageId(): number {
+    return this.mux.nextMessageId();
+  }
+
+  /** @internal */
+  sendEmptyAck(messageId: number, peer: PeerAddress): void {
+    this.mux.sendRaw('server', emptyMessage('ACK', messageId), peer.port, peer.address);
+  }
+
+
+
+  /** @internal */
+  runWithTiming<T>(fn: () => T): T {
+    return withCoapTiming(this.timing, fn);
+  }
+}

@@ -1,0 +1,314 @@
+import { EventEmitter } from 'node:events';
+import { CoapEndpoint, type ClientObservation, type CoapReply, type CoapResponse, type IncomingCoapRequest } from '../coap/endpoint.js';
+import { isCoapError } from '../coap/message.js';
+import type { CoapTiming } from '../coap/timing.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { LwM2MError, isLwM2MError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import type { LwM2MPath } from '../core/path.js';
+import { decodeRecords } from '../codec/dispatch.js';
+import { loadBuiltinRegistry } from '../model/builtin.js';
+import type { PathValue } from '../model/node.js';
+import type { ModelLookup } from '../model/types.js';
+import type { DatagramSocket } from '../transport/datagram.js';
+import { RegistrationService, type RegistrationServiceOptions } from './registration/service.js';
+import type { Registration } from './registration/registration.js';
+import type { RegistrationRequest } from './registration/request.js';
+import { compositeReadRequest, compositeReadResult, compositeWriteRequest, compositeWriteResult, type CompositeReadResult } from './operations/composite.js';
+import { createRequest, createResult, type CreateResult } from './operations/create.js';
+import { deleteRequest, deleteResult } from './operations/delete.js';
+import { discoverRequest, discoverResult, type DiscoverResult } from './operations/discover.js';
+import { executeRequest, executeResult } from './operations/execute.js';
+import { cancelObserveRequest, observeRequest } from './operations/observe.js';
+import { readRequest, readResult } from './operations/read.js';
+import type { DeviceAnswer, OperationResult, ReadResult, ServerRequest } from './operations/types.js';
+import { writeAttributesRequest, writeAttributesResult, type AttributeChanges } from './operations/write-attributes.js';
+import { writeRequest, writeResult } from './operations/write.js';
+import type { LwM2MNode, ObjectInstanceNode } from '../model/node.js';
+import { recordsToFlat } from './operations/values.js';
+
+export interface LwM2MServerOptions {
+  socket: DatagramSocket;
+  clock?: Clock;
+  logger?: Logger;
+  models?: ModelLookup;
+  timing?: Partial<CoapTiming>;
+  registration?: Omit<RegistrationServiceOptions, 'clock' | 'log'>;
+  /** Default timeout of a DM request, ms (default: the CoAP exchange bound). */
+  requestTimeoutMs?: number;
+}
+
+export interface NotificationEvent {
+  readonly endpoint: string;
+  readonly path: string;
+  readonly result: ReadResult;
+}
+
+export interface SendEvent {
+  readonly endpoint: string;
+  readonly records: PathValue[];
+  readonly values: Record<string, unknown>;
+}
+
+export interface ServerEvents {
+  registered: [registration: Registration];
+  updated: [registration: Registration, objectsChanged: boolean];
+  deregistered: [registration: Registration];
+  expired: [registration: Registration];
+  notification: [event: NotificationEvent];
+  send: [event: SendEvent];
+}
+
+interface Observation {
+  readonly endpoint: string;
+  readonly registrationId: string;
+  readonly path: LwM2MPath;
+  readonly coap: ClientObservation;
+}
+
+/**
+ * The reference LwM2M server on one CoAP socket: the Client Registration Interface (/rd), Send (/dp),
+ * and DM/Information-Reporting operations towards registered clients, sent to the address and port of
+ * their last Register/Update (LwM2M-TS-Transport 1.1 §6.2).
+ */
+export class LwM2MServer extends EventEmitter<ServerEvents> {
+  readonly endpoint: CoapEndpoint;
+  readonly registrations: RegistrationService;
+  readonly models: ModelLookup;
+  private readonly log: Logger;
+  private readonly observations = new Map<string, Observation>();
+  /** Latest value per endpoint and path, from reads, notifications and sends. */
+  private readonly latest = new Map<string, Map<string, unknown>>();
+
+  constructor(private readonly opts: LwM2MServerOptions) {
+    super();
+    const clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger;
+    this.models = opts.models ?? loadBuiltinRegistry();
+    this.registrations = new RegistrationService({ ...(opts.registration ?? {}), clock, log: this.log });
+    this.endpoint = new CoapEndpoint({
+      socket: opts.socket, clock, logger: this.log, ...(opts.timing ? { timing: opts.timing } : {}),
+      handler: (req) => this.onRequest(req),
+    });
+    this.registrations.on('registered', (r) => setImmediate(() => this.emit('registered', r)));
+    this.registrations.on('updated', (e) => setImmediate(() => this.emit('updated', e.registration, e.objectsChanged)));
+    this.registrations.on('deregistered', (r) => {
+      this.dropObservations(r.registrationId);
+      this.latest.delete(r.endpoint);
+      this.emit('deregistered', r);
+    });
+    this.registrations.on('expired', (r) => {
+      this.dropObservations(r.registrationId);
+      this.emit('expired', r);
+    });
+    this.registrations.on('replaced', (prev) => this.dropObservations(prev.registrationId));
+  }
+
+  get port(): number {
+    return this.endpoint.address().port;
+  }
+
+  private async onRequest(req: IncomingCoapRequest): Promise<CoapReply> {
+    const first = req.pathSegments[0];
+    if (first === 'rd') {
+      const rreq: RegistrationRequest = {
+        method: req.method, uriPath: req.pathSegments, uriQuery: req.query, payload: req.payload,
+        ...(req.contentFormat !== undefined ? { contentFormat: req.contentFormat } : {}),
+        source: req.source,
+      };
+      const result = this.registrations.handle(rreq);
+      if (!result.ok) return { code: result.code, payload: result.diagnostic };
+      if ('location' in result) return { code: result.code, locationPath: result.location };
+      return { code: result.code };
+    }
+    if (first === 'dp' && req.method === 'POST' && req.pathSegments.length === 1) return this.onSend(req);
+    return { code: '4.04', payload: `no resource ${req.path}` };
+  }
+
+  /** Send (LwM2M-TS-Core 1.1 §6.4.7): POST /dp from a registered client. */
+  private onSend(req: IncomingCoapRequest): CoapReply {
+    const reg = this.registrations.touchPeer(req.source.address, req.source.port);
+    if (!reg) return { code: '4.03', payload: 'Send from an unregistered peer' };
+    if (req.contentFormat === undefined) return { code: '4.00', payload: 'Send without Content-Format' };
+    try {
+      const records = decodeRecords(req.contentFormat, req.payload, this.models);
+      const values = recordsToFlat(records);
+      this.remember(reg.endpoint, values);
+      this.emit('send', { endpoint: reg.endpoint, records, values });
+      return { code: '2.04' };
+    } catch (e) {
+      if (isLwM2MError(e)) return { code: e.coapCode, payload: e.detail };
+      throw e;
+    }
+  }
+
+  private remember(endpoint: string, values: Record<string, unknown>): void {
+    let m = this.latest.get(endpoint);
+    if (!m) this.latest.set(endpoint, (m = new Map()));
+    for (const [k, v] of Object.entries(values)) m.set(k, v);
+  }
+
+  /** Latest known values of an endpoint (reads, notifications, sends). */
+  latestValues(endpoint: string): Record<string, unknown> {
+    return Object.fromEntries(this.latest.get(endpoint) ?? []);
+  }
+
+  private requireRegistration(endpoint: string): Registration {
+    const reg = this.registrations.getByEndpoint(endpoint);
+    if (!reg) throw new LwM2MError('NOT_FOUND', `endpoint "${endpoint}" is not registered`);
+    return reg;
+  }
+
+  /** Sends one DM request to a registered client and returns its answer (timeouts → LWM2M_TIMEOUT). */
+  async send(endpoint: string, req: ServerRequest, options: { timeoutMs?: number } = {}): Promise<DeviceAnswer> {
+    const reg = this.requireRegistration(endpoint);
+    const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
+    try {
+      const res = await this.endpoint.request({
+        host: reg.address, port: reg.port, method: req.method === 'iPATCH' ? 'iPATCH' : req.method,
+        pathSegments: req.uriPath, query: req.uriQuery ?? [],
+        ...(req.payload ? { payload: Buffer.from(req.payload.buffer, req.payload.byteOffset, req.payload.byteLength) } : {}),
+        ...(req.contentFormat !== undefined ? { contentFormat: req.contentFormat } : {}),
+        ...(req.accept !== undefined ? { accept: req.accept } : {}),
+        ...(req.observe === 1 ? { observe: 1 as const } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
+      this.registrations.touch(reg.registrationId);
+      return answerOf(res);
+    } catch (e) {
+      if (isCoapError(e)) throw new LwM2MError('TIMEOUT', `${endpoint}: ${req.method} /${req.uriPath.join('/')}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  private ctx(): { models: ModelLookup } {
+    return { models: this.models };
+  }
+
+  async read(endpoint: string, path: LwM2MPath, format?: number, timeoutMs?: number): Promise<ReadResult> {
+    const reg = this.requireRegistration(endpoint);
+    const r = readResult(path, await this.send(endpoint, readRequest(path, format, reg.rootPath), timeoutOpt(timeoutMs)), this.ctx());
+    if (r.values) this.remember(endpoint, r.values);
+    return r;
+  }
+
+  async discover(endpoint: string, path: LwM2MPath, timeoutMs?: number): Promise<DiscoverResult> {
+    const reg = this.requireRegistration(endpoint);
+    return discoverResult(await this.send(endpoint, discoverRequest(path, reg.rootPath), timeoutOpt(timeoutMs)), reg.rootPath);
+  }
+
+  async write(endpoint: string, path: LwM2MPath, node: LwM2MNode, format: number, mode: 'replace' | 'update' = 'replace', timeoutMs?: number): Promise<OperationResult> {
+    const reg = this.requireRegistration(endpoint);
+    return writeResult(await this.send(endpoint, writeRequest(path, node, format, this.ctx(), mode, reg.rootPath), timeoutOpt(timeoutMs)));
+  }
+
+  async execute(endpoint: string, path: LwM2MPath, args = '', timeoutMs?: number): Promise<OperationResult> {
+    const reg = this.requireRegistration(endpoint);
+    return executeResult(await this.send(endpoint, executeRequest(path, args, reg.rootPath), timeoutOpt(timeoutMs)));
+  }
+
+  async create(endpoint: string, objectId: number, instance: ObjectInstanceNode, format: number, timeoutMs?: number): Promise<CreateResult> {
+    const reg = this.requireRegistration(endpoint);
+    return createResult(objectId, instance.id, await this.send(endpoint, createRequest(objectId, instance, format, this.ctx(), reg.rootPath), timeoutOpt(timeoutMs)));
+  }
+
+  async delete(endpoint: string, path: LwM2MPath, timeoutMs?: number): Promise<OperationResult> {
+    const reg = this.requireRegistration(endpoint);
+    return deleteResult(await this.send(endpoint, deleteRequest(path, reg.rootPath), timeoutOpt(timeoutMs)));
+  }
+
+  async writeAttributes(endpoint: string, path: LwM2MPath, attrs: AttributeChanges, timeoutMs?: number): Promise<OperationResult> {
+    const reg = this.requireRegistration(endpoint);
+    return writeAttributesResult(await this.send(endpoint, writeAttributesRequest(path, attrs, reg.rootPath), timeoutOpt(timeoutMs)));
+  }
+
+  async readComposite(endpoint: string, paths: readonly LwM2MPath[], format: number, timeoutMs?: number): Promise<CompositeReadResult> {
+    return compositeReadResult(await this.send(endpoint, compositeReadRequest(paths, format), timeoutOpt(timeoutMs)), this.ctx());
+  }
+
+  async writeComposite(endpoint: string, records: readonly PathValue[], format: number, timeoutMs?: number): Promise<OperationResult> {
+    return compositeWriteResult(await this.send(endpoint, compositeWriteRequest(records, format, this.ctx()), timeoutOpt(timeoutMs)));
+  }
+
+  /**
+   * Observe (LwM2M-TS-Core 1.1 §6.4.1): the first response is returned; every notification is decoded,
+   * remembered as the latest value and emitted as `notification`.
+   */
+  async observe(endpoint: string, path: LwM2MPath, format?: number): Promise<ReadResult> {
+    const reg = this.requireRegistration(endpoint);
+    const req = observeRequest(path, format, reg.rootPath);
+    let coap: ClientObservation;
+    try {
+      coap = await this.endpoint.observe({
+        host: reg.address, port: reg.port, method: 'GET', pathSegments: req.uriPath,
+        ...(req.accept !== undefined ? { accept: req.accept } : {}),
+      });
+    } catch (e) {
+      if (isCoapError(e)) throw new LwM2MError('TIMEOUT', `${endpoint}: observe ${path.toString()}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    const first = readResult(path, answerOf(coap.response), this.ctx());
+    if (!first.ok || !coap.active) return first;
+    if (first.values) this.remember(endpoint, first.values);
+    const key = `${reg.registrationId}|${path.toString()}`;
+    const previous = this.observations.get(key);
+    if (previous) void previous.coap.cancel({ proactive: false });
+    this.observations.set(key, { endpoint, registrationId: reg.registrationId, path, coap });
+    coap.onNotification((n) => {
+      this.registrations.touch(reg.registrationId);
+      const result = readResult(path, answerOf(n), this.ctx());
+      if (result.values) this.remember(endpoint, result.values);
+      this.emit('notification', { endpoint, path: path.toString(), result });
+    });
+    void coap.ended.then(() => {
+      if (this.observations.get(key)?.coap === coap) this.observations.delete(key);
+    });
+    return first;
+  }
+
+  /** Active cancel (RFC 7641 §3.6); the observation is forgotten either way. */
+  async cancelObserve(endpoint: string, path: LwM2MPath): Promise<OperationResult> {
+    const reg = this.requireRegistration(endpoint);
+    const key = `${reg.registrationId}|${path.toString()}`;
+    const o = this.observations.get(key);
+    this.observations.delete(key);
+    if (!o) {
+      const answer = await this.send(endpoint, cancelObserveRequest(path, undefined, reg.rootPath));
+      return { ok: answer.code.startsWith('2.'), code: answer.code };
+    }
+    const res = await o.coap.cancel({ proactive: true });
+    return { ok: res === undefined || res.code.startsWith('2.'), code: res?.code ?? '2.05' };
+  }
+
+  observationCount(endpoint?: string): number {
+    let n = 0;
+    for (const o of this.observations.values()) if (endpoint === undefined || o.endpoint === endpoint) n++;
+    return n;
+  }
+
+  private dropObservations(registrationId: string): void {
+    for (const [k, o] of this.observations) {
+      if (o.registrationId !== registrationId) continue;
+      this.observations.delete(k);
+      void o.coap.cancel({ proactive: false });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const o of this.observations.values()) void o.coap.cancel({ proactive: false });
+    this.observations.clear();
+    this.registrations.close();
+    await this.endpoint.close();
+  }
+}
+
+function answerOf(r: CoapResponse): DeviceAnswer {
+  return {
+    code: r.code, payload: r.payload, locationPath: r.locationPath,
+    ...(r.contentFormat !== undefined ? { contentFormat: r.contentFormat } : {}),
+  };
+}
+
+function timeoutOpt(timeoutMs: number | undefined): { timeoutMs?: number } {
+  return timeoutMs === undefined ? {} : { timeoutMs };
+}
