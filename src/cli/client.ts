@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { LwM2MClient } from '../client/client.js';
+import { CoapConnectionFactory, parseCoapUri } from '../client/coap-connection.js';
+import { createDeviceTree, type ServerAccountConfig } from '../client/device-factory.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../core/logger.js';
+import { isLwM2MError } from '../core/errors.js';
+import { parseDdf } from '../model/ddf-loader.js';
+import type { ObjectModel } from '../model/types.js';
+import { createUdpSocket } from '../transport/udp.js';
+import { CliError, ExitCode } from './exit.js';
+
+export interface ClientCliArgs {
+  server?: string;
+  bootstrap?: string;
+  endpoint: string;
+  lifetime: number;
+  binding: string;
+  lwm2m: '1.0' | '1.1';
+  object: string[];
+  pskIdentity?: string;
+  pskKey?: string;
+  logLevel: LogLevel;
+  host: string;
+}
+
+export function parseClientArgs(argv: readonly string[]): ClientCliArgs {
+  const parsed = yargs([...argv])
+    .scriptName('lwm2m-client')
+    .usage('$0 --server coap://127.0.0.1:5683 --endpoint dev1 [options]\n\nRuns one LwM2M device until SIGINT/SIGTERM, then de-registers.')
+    .option('server', { type: 'string', describe: 'LwM2M server URI (coap://host:port)' })
+    .option('bootstrap', { type: 'string', describe: 'Bootstrap-Server URI (used when no --server is given, or on failure)' })
+    .option('endpoint', { type: 'string', demandOption: true, describe: 'Endpoint Client Name (ep)' })
+    .option('lifetime', { type: 'number', default: 300, describe: 'Registration lifetime, seconds' })
+    .option('binding', { type: 'string', default: 'U', choices: ['U', 'UQ'], describe: 'Binding (UQ = queue mode)' })
+    .option('lwm2m', { type: 'string', default: '1.1', choices: ['1.0', '1.1'], describe: 'LwM2M version to register with' })
+    .option('object', { type: 'string', array: true, default: [] as string[], describe: 'Extra object model (OMA DDF XML file); repeatable' })
+    .option('psk-identity', { type: 'string', describe: 'PSK identity (DTLS)' })
+    .option('psk-key', { type: 'string', describe: 'PSK key, hex (DTLS)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Local address to bind' })
+    .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS as string[], describe: 'pino log level (JSON logs on stderr)' })
+    .check((a) => {
+      if (!a.server && !a.bootstrap) throw new Error('give --server or --bootstrap');
+      if (!Number.isInteger(a.lifetime) || a.lifetime < 1) throw new Error('--lifetime must be a positive integer');
+      if ((a['psk-identity'] === undefined) !== (a['psk-key'] === undefined)) throw new Error('--psk-identity and --psk-key go together');
+      if (a['psk-key'] !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a['psk-key'])) throw new Error('--psk-key must be hex');
+      for (const uri of [a.server, a.bootstrap]) if (uri) parseCoapUri(uri);
+      return true;
+    })
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new CliError(msg ?? err?.message ?? 'invalid arguments', ExitCode.INVALID_INPUT);
+    })
+    .parseSync();
+  return {
+    ...(parsed.server ? { server: parsed.server } : {}),
+    ...(parsed.bootstrap ? { bootstrap: parsed.bootstrap } : {}),
+    endpoint: parsed.endpoint,
+    lifetime: parsed.lifetime,
+    binding: parsed.binding,
+    lwm2m: parsed.lwm2m as '1.0' | '1.1',
+    object: parsed.object,
+    ...(parsed['psk-identity'] ? { pskIdentity: parsed['psk-identity'] } : {}),
+    ...(parsed['psk-key'] ? { pskKey: parsed['psk-key'] } : {}),
+    logLevel: parsed['log-level'] as LogLevel,
+    host: parsed.host,
+  };
+}
+
+function loadObjects(files: readonly string[]): ObjectModel[] {
+  const out: ObjectModel[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new CliError(`--object ${f}: ${(e as Error).message}`);
+    }
+    try {
+      out.push(...parseDdf(text, f));
+    } catch (e) {
+      throw new CliError(isLwM2MError(e) ? e.message : String(e));
+    }
+  }
+  return out;
+}
+
+/** Runs the device; resolves with the exit code once stopped by a signal. */
+export async function runClient(argv: readonly string[], signals: NodeJS.Process = process): Promise<number> {
+  const args = parseClientArgs(argv);
+  if (args.pskIdentity !== undefined) {
+    throw new CliError('PSK/DTLS (coaps://) is not available in this build yet; use a coap:// NoSec server');
+  }
+  const log = createLogger({ level: args.logLevel, name: 'lwm2m-client' });
+  const servers: ServerAccountConfig[] = args.server ? [{ uri: args.server, lifetime: args.lifetime, binding: args.binding }] : [];
+  const device = createDeviceTree({
+    lwm2mVersion: args.lwm2m,
+    servers,
+    ...(args.bootstrap ? { bootstrap: { uri: args.bootstrap } } : {}),
+    device: { manufacturer: 'lwm2m-fleet', modelNumber: 'lwm2m-client', serialNumber: args.endpoint, firmwareVersion: '1.0.0', supportedBinding: 'UQ' },
+    objects: loadObjects(args.object).map((model) => ({ model, instances: [{ values: {} }] })),
+  });
+  const client = new LwM2MClient({
+    endpoint: args.endpoint,
+    lwm2mVersion: args.lwm2m,
+    tree: device.tree,
+    logger: log,
+    connections: new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: args.host }), logger: log }),
+  });
+  client.on('registered', (ssid) => {
+    const s = client.session(ssid);
+    process.stdout.write(`registered ${args.endpoint} (ssid ${ssid}) as /${s?.registrationLocation?.join('/') ?? '?'} from ${args.host}:${s?.connection.localPort ?? '?'}\n`);
+  });
+  client.on('request', (method, path, code) => log.info({ method, path, code }, 'request'));
+  client.on('failed', (ssid, err) => log.error({ ssid, err: err instanceof Error ? err.message : String(err) }, 'registration failed'));
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (): void => { resolve(); };
+    signals.once('SIGINT', stop);
+    signals.once('SIGTERM', stop);
+  });
+  await client.start();
+  await stopped;
+  await client.stop();
+  device.dispose();
+  process.stdout.write(`de-registered ${args.endpoint}\n`);
+  return ExitCode.OK;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    process.exitCode = await runClient(argv);
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`lwm2m-client: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      process.stderr.write(`lwm2m-client: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.exitCode = ExitCode.CRASH;
+    }
+  }
+}
