@@ -114,7 +114,7 @@ export async function runClient(argv: readonly string[], signals: NodeJS.Process
     const s = client.session(ssid);
     process.stdout.write(`registered ${args.endpoint} (ssid ${ssid}) as /${s?.registrationLocation?.join('/') ?? '?'} from ${args.host}:${s?.connection.localPort ?? '?'}\n`);
   });
-  client.on('request', (method, path, code) => log.info({ method, path, code }, 'request'));
+  client.on('request', (r) => log.info({ op: r.operation, method: r.method, path: r.path, code: r.code, ssid: r.shortServerId }, 'request'));
   client.on('failed', (ssid, err) => log.error({ ssid, err: err instanceof Error ? err.message : String(err) }, 'registration failed'));
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => { resolve(); };

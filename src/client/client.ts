@@ -17,7 +17,7 @@ import { serverAccounts } from './operations/bootstrap-finish.js';
 import type { DeviceEnv } from './operations/env.js';
 import { readNode } from './operations/read.js';
 import { ServerSession, type SessionState } from './registration.js';
-import { handleBootstrapRequest, handleDmRequest } from './router.js';
+import { dmOperationOf, handleBootstrapRequest, handleDmRequest, type DmOperation } from './router.js';
 
 export interface ClientOptions {
   /** Endpoint Client Name (`ep`). */
@@ -38,6 +38,16 @@ export interface ClientOptions {
   supportedContentFormats?: readonly number[];
 }
 
+export interface RequestInfo {
+  readonly shortServerId: number | undefined;
+  readonly operation: DmOperation | 'bootstrap';
+  readonly method: string;
+  readonly path: string;
+  readonly code: string;
+  /** Time spent answering, ms. */
+  readonly ms: number;
+}
+
 export interface ClientEvents {
   bootstrapped: [];
   registered: [shortServerId: number];
@@ -45,7 +55,8 @@ export interface ClientEvents {
   state: [shortServerId: number, state: SessionState];
   failed: [shortServerId: number | undefined, error: unknown];
   exchange: [op: string, ms: number, code: string];
-  request: [method: string, path: string, code: string];
+  /** A request from a server was answered (DM operations and bootstrap operations). */
+  request: [info: RequestInfo];
   notification: [shortServerId: number];
   asleep: [shortServerId: number, asleep: boolean];
 }
@@ -189,9 +200,13 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       const ctx = serverContext(ssid);
       conn.onRequest(async (req, sink) => {
         this.activity(ssid);
+        const t0 = this.clock.now();
         const wrapped = sink ? this.wrapSink(ssid, sink) : undefined;
         const res = await handleDmRequest(this.env, this.observations, ctx, req, wrapped);
-        this.emit('request', req.method, `/${req.uriPath.join('/')}`, res.code);
+        this.emit('request', {
+          shortServerId: ssid, operation: dmOperationOf(req), method: req.method, path: `/${req.uriPath.join('/')}`,
+          code: res.code, ms: this.clock.now() - t0,
+        });
         return res;
       });
       const session = new ServerSession({
@@ -237,6 +252,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       close: () => conn.close(),
     };
     if (conn.rebind) wrapped.rebind = () => (conn.rebind as () => Promise<void>)();
+    if (conn.setFaults) wrapped.setFaults = (f) => conn.setFaults?.(f);
     return wrapped;
   }
 
@@ -345,8 +361,12 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       await new Promise<void>((resolve, reject) => {
         const timer = this.clock.setTimeout(() => reject(new LwM2MError('TIMEOUT', `no Bootstrap-Finish within ${timeoutS} s`)), timeoutS * 1000);
         conn.onRequest(async (req) => {
+          const t0 = this.clock.now();
           const res = await handleBootstrapRequest(this.env, req, this.lwm2mVersion);
-          this.emit('request', req.method, `/${req.uriPath.join('/')}`, res.code);
+          this.emit('request', {
+            shortServerId: undefined, operation: 'bootstrap', method: req.method, path: `/${req.uriPath.join('/')}`,
+            code: res.code, ms: this.clock.now() - t0,
+          });
           if (res.finished) {
             timer.cancel();
             // Answer first, then go on (the transport sends the response when this resolves).

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { LwM2MError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { DatagramSocket } from '../transport/datagram.js';
-import { GatedSocket } from '../transport/gated.js';
+import { GatedSocket, type SocketFaults } from '../transport/gated.js';
 import type {
   ConnectionFactory, ConnectionSecurity, IncomingHandler, IncomingResponse, OutgoingRequest, ServerConnection,
 } from './connection.js';
@@ -152,6 +152,10 @@ export class CoapServerConnection implements ServerConnection {
 
   setAsleep(asleep: boolean): void {
     this.socket.setAsleep(asleep);
+  }
+
+  setFaults(faults: SocketFaults | undefined): void {
+    this.socket.setFaults(faults);
   }
 
   async rebind(): Promise<void> {

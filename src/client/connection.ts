@@ -1,3 +1,4 @@
+import type { SocketFaults } from '../transport/gated.js';
 import type { DeviceRequest } from './request.js';
 import type { ObserveSink } from './observations.js';
 import type { RoutedResponse } from './router.js';
@@ -38,6 +39,8 @@ export interface ServerConnection {
   setAsleep(asleep: boolean): void;
   /** Local port (tests, logs). */
   readonly localPort: number;
+  /** Injects packet loss/delay/duplication on this connection (simulation); undefined clears it. */
+  setFaults?(faults: SocketFaults | undefined): void;
   /** New source port: NAT rebinding simulation (the next request comes from a new port). */
   rebind?(): Promise<void>;
   close(): Promise<void>;

@@ -127,6 +127,31 @@ export function serverDefaults(env: DeviceEnv, ssid: number): { pmin?: number; p
   };
 }
 
+export type DmOperation =
+  | 'read' | 'discover' | 'observe' | 'cancel-observe' | 'write' | 'write-attributes' | 'execute' | 'create'
+  | 'delete' | 'read-composite' | 'observe-composite' | 'cancel-observe-composite' | 'write-composite' | 'unknown';
+
+/** The LwM2M operation a DM request carries (the same mapping as {@link handleDmRequest}). */
+export function dmOperationOf(req: DeviceRequest): DmOperation {
+  switch (req.method) {
+    case 'GET':
+      if (req.accept === ContentFormat.LINK) return 'discover';
+      return req.observe === 0 ? 'observe' : req.observe === 1 ? 'cancel-observe' : 'read';
+    case 'FETCH':
+      return req.observe === 0 ? 'observe-composite' : req.observe === 1 ? 'cancel-observe-composite' : 'read-composite';
+    case 'PUT':
+      return req.payload.length === 0 && req.contentFormat === undefined ? 'write-attributes' : 'write';
+    case 'POST':
+      return req.uriPath.length === 1 ? 'create' : req.uriPath.length === 2 ? 'write' : 'execute';
+    case 'iPATCH':
+      return 'write-composite';
+    case 'DELETE':
+      return 'delete';
+    default:
+      return 'unknown';
+  }
+}
+
 /** Outcome of a bootstrap request; `finished` is set when Bootstrap-Finish succeeded. */
 export interface BootstrapRouted extends DeviceResponse {
   readonly finished?: boolean;

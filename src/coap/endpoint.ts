@@ -164,13 +164,16 @@ export class CoapEndpoint implements ObservationHost {
     });
   }
 
-  /** Registers an observation (GET with Observe 0, RFC 7641 §3.1). */
-  async observe(options: Omit<CoapRequestOptions, 'observe' | 'payload' | 'block1Size'> & { maxBuffered?: number }): Promise<ClientObservation> {
+  /**
+   * Registers an observation (GET with Observe 0, RFC 7641 §3.1; or FETCH with a payload, RFC 8132 §2.4,
+   * as LwM2M Observe-Composite does). The payload must fit one block.
+   */
+  async observe(options: Omit<CoapRequestOptions, 'observe' | 'block1Size'> & { maxBuffered?: number }): Promise<ClientObservation> {
     this.assertOpen();
     const host = await this.resolveHost(options.host);
     const target = { ...options, host };
     return new Promise<ClientObservation>((resolve, reject) => {
-      this.startExchange(target, { payload: Buffer.alloc(0) }, true, (res, req) => {
+      this.startExchange(target, { payload: toBuffer(options.payload) }, true, (res, req) => {
         const token = req._packet.token ?? Buffer.alloc(0);
         const first = responseFrom(res, res.payload ?? Buffer.alloc(0), token);
         const stream = res instanceof ObserveReadStream ? res : undefined;

@@ -256,7 +256,8 @@ export class ClientObservationImpl implements ClientObservation {
     if (options.proactive === false || this.endpoint.isClosed) return undefined;
     // Proactive (RFC 7641 §3.6): the same request with Observe 1 and the same token.
     const { signal: _signal, ...rest } = this.target;
-    return this.endpoint.exchange({ ...rest, observe: 1, token: this.response.token }, { payload: Buffer.alloc(0) });
+    // A FETCH observation (Observe-Composite) is cancelled with the same payload (RFC 8132 §2.4).
+    return this.endpoint.exchange({ ...rest, observe: 1, token: this.response.token }, { payload: toBuffer(rest.payload) });
   }
 
   /** @internal */

@@ -1,3 +1,13 @@
-// Placeholder: the dispatch by content-format number is filled in once the codecs land.
 export * from './content-format.js';
 export * from './types.js';
+export * from './values.js';
+export * from './dispatch.js';
+export * from './link.js';
+export { tlvCodec } from './tlv.js';
+export { textCodec } from './text.js';
+export { opaqueCodec } from './opaque.js';
+export { cborCodec } from './cbor.js';
+export { senmlJsonCodec } from './senml-json.js';
+export { senmlCborCodec } from './senml-cbor.js';
+export { lwm2mCborCodec } from './lwm2m-cbor.js';
+export { omaJsonCodec } from './oma-json.js';

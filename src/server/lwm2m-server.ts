@@ -5,7 +5,7 @@ import type { CoapTiming } from '../coap/timing.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LwM2MError, isLwM2MError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { LwM2MPath } from '../core/path.js';
+import { LwM2MPath } from '../core/path.js';
 import { decodeRecords } from '../codec/dispatch.js';
 import { loadBuiltinRegistry } from '../model/builtin.js';
 import type { PathValue } from '../model/node.js';
@@ -40,7 +40,10 @@ export interface LwM2MServerOptions {
 
 export interface NotificationEvent {
   readonly endpoint: string;
+  /** The observed path; for Observe-Composite the paths joined with `,`. */
   readonly path: string;
+  /** Observe-Composite only: the observed paths. */
+  readonly paths?: readonly string[];
   readonly result: ReadResult;
 }
 
@@ -280,6 +283,59 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     return { ok: res === undefined || res.code.startsWith('2.'), code: res?.code ?? '2.05' };
   }
 
+  /**
+   * Observe-Composite (LwM2M-TS-Core 1.1 §6.4.3): FETCH on the root with the path list and Observe 0.
+   * Like {@link observe}: the first response is returned, notifications are emitted as `notification`
+   * (with `paths`).
+   */
+  async observeComposite(endpoint: string, paths: readonly LwM2MPath[], format: number, responseFormat = format): Promise<CompositeReadResult> {
+    const reg = this.requireRegistration(endpoint);
+    const req = compositeReadRequest(paths, format, responseFormat, 0);
+    const payload = req.payload ?? new Uint8Array(0);
+    let coap: ClientObservation;
+    try {
+      coap = await this.endpoint.observe({
+        host: reg.address, port: reg.port, method: 'FETCH', pathSegments: req.uriPath,
+        payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), contentFormat: format, accept: responseFormat,
+      });
+    } catch (e) {
+      if (isCoapError(e)) throw new LwM2MError('TIMEOUT', `${endpoint}: observe-composite: ${e.message}`, { cause: e });
+      throw e;
+    }
+    const first = compositeReadResult(answerOf(coap.response), this.ctx());
+    if (!first.ok || !coap.active) return first;
+    if (first.values) this.remember(endpoint, first.values);
+    const key = compositeKey(reg.registrationId, paths);
+    const previous = this.observations.get(key);
+    if (previous) void previous.coap.cancel({ proactive: false });
+    this.observations.set(key, { endpoint, registrationId: reg.registrationId, path: LwM2MPath.ROOT, coap });
+    const texts = paths.map((p) => p.toString());
+    coap.onNotification((n) => {
+      this.registrations.touch(reg.registrationId);
+      const result = compositeReadResult(answerOf(n), this.ctx());
+      if (result.values) this.remember(endpoint, result.values);
+      this.emit('notification', { endpoint, path: texts.join(','), paths: texts, result });
+    });
+    void coap.ended.then(() => {
+      if (this.observations.get(key)?.coap === coap) this.observations.delete(key);
+    });
+    return first;
+  }
+
+  /** Cancels an Observe-Composite (actively, with the same path list); forgotten either way. */
+  async cancelObserveComposite(endpoint: string, paths: readonly LwM2MPath[], format: number): Promise<OperationResult> {
+    const reg = this.requireRegistration(endpoint);
+    const key = compositeKey(reg.registrationId, paths);
+    const o = this.observations.get(key);
+    this.observations.delete(key);
+    if (!o) {
+      const answer = await this.send(endpoint, compositeReadRequest(paths, format, format, 1));
+      return { ok: answer.code.startsWith('2.'), code: answer.code };
+    }
+    const res = await o.coap.cancel({ proactive: true });
+    return { ok: res === undefined || res.code.startsWith('2.'), code: res?.code ?? '2.05' };
+  }
+
   observationCount(endpoint?: string): number {
     let n = 0;
     for (const o of this.observations.values()) if (endpoint === undefined || o.endpoint === endpoint) n++;
@@ -307,6 +363,10 @@ function answerOf(r: CoapResponse): DeviceAnswer {
     code: r.code, payload: r.payload, locationPath: r.locationPath,
     ...(r.contentFormat !== undefined ? { contentFormat: r.contentFormat } : {}),
   };
+}
+
+function compositeKey(registrationId: string, paths: readonly LwM2MPath[]): string {
+  return `${registrationId}|composite|${paths.map((p) => p.toString()).sort().join(',')}`;
 }
 
 function timeoutOpt(timeoutMs: number | undefined): { timeoutMs?: number } {
