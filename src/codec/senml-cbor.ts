@@ -32,7 +32,7 @@ import type { CodecContext, NodeCodec, RecordsCodec } from './types.js';
 import { normalizeInteger } from './values.js';
 
 /** Deepest nesting accepted inside the value of an unknown label. */
-export const MAX_DEPTH = 32;
+export const SENML_CBOR_MAX_DEPTH = 32;
 /** Largest bignum (tags 2/3) accepted, in bytes. */
 const MAX_BIGNUM_BYTES = 16;
 /** Largest decimal-fraction exponent magnitude accepted (beyond it a double is 0 or infinite anyway). */
@@ -450,7 +450,7 @@ class CborSenMLReader {
 
   /** Skips one well-formed data item of any type (RFC 8949 §3), bounded in depth. */
   private skip(depth: number): void {
-    if (depth > MAX_DEPTH) throw this.fail('BAD_SENML', `CBOR nested deeper than ${MAX_DEPTH}`);
+    if (depth > SENML_CBOR_MAX_DEPTH) throw this.fail('BAD_SENML', `CBOR nested deeper than ${SENML_CBOR_MAX_DEPTH}`);
     const b = this.b;
     const at = this.p;
     if (at >= b.length) throw this.fail('BAD_CBOR', 'unexpected end of CBOR data');

@@ -7,7 +7,7 @@
  *   `JSON.parse` on Node 20 cannot hand back the source text of a number;
  * - duplicate members (which `JSON.parse` silently collapses) are rejected for the SenML labels;
  * - errors name the byte offset.
- * Unknown members are skipped (nesting bounded to {@link MAX_DEPTH}), except labels ending in `_`, which are
+ * Unknown members are skipped (nesting bounded to {@link SENML_JSON_MAX_DEPTH}), except labels ending in `_`, which are
  * must-understand and rejected (RFC 8428 §4.4). Syntax errors are `LWM2M_BAD_JSON`, structural ones
  * `LWM2M_BAD_SENML`, value conversions `LWM2M_BAD_VALUE` — all CoAP 4.00.
  */
@@ -23,7 +23,7 @@ import type { CodecContext, NodeCodec, RecordsCodec } from './types.js';
 import { normalizeInteger } from './values.js';
 
 /** Deepest nesting accepted inside the value of an unknown member. */
-export const MAX_DEPTH = 32;
+export const SENML_JSON_MAX_DEPTH = 32;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const textEncoder = new TextEncoder();
@@ -468,7 +468,7 @@ class JsonSenMLParser {
 
   /** Skips one JSON value (any type), bounded in depth. */
   private skip(depth: number): void {
-    if (depth > MAX_DEPTH) throw this.fail('BAD_SENML', `JSON nested deeper than ${MAX_DEPTH}`);
+    if (depth > SENML_JSON_MAX_DEPTH) throw this.fail('BAD_SENML', `JSON nested deeper than ${SENML_JSON_MAX_DEPTH}`);
     const s = this.s;
     const c = s.charCodeAt(this.i);
     switch (c) {
