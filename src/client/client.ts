@@ -227,9 +227,13 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
         onExchange: (op, ms, code) => this.emit('exchange', op, ms, code),
       });
       this.sessions.set(ssid, session);
-      a.server.behave(4, { execute: () => { void session.disable(); } });
-      a.server.behave(8, { execute: () => { void session.update(); } });
-      a.server.behave(9, { execute: () => { void this.rebootstrap(); } });
+      // Server executes (resources 4, 8 and, from Server 1.1 on, 9) drive this session.
+      const exec = (rid: number, fn: () => void): void => {
+        if (a.server.model.resources.has(rid)) a.server.behave(rid, { execute: () => { fn(); } });
+      };
+      exec(4, () => { void session.disable(); });
+      exec(8, () => { void session.update(); });
+      exec(9, () => { void this.rebootstrap(); });
       await session.start();
     }));
   }
@@ -371,6 +375,11 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
             timer.cancel();
             // Answer first, then go on (the transport sends the response when this resolves).
             setImmediate(resolve);
+          } else if (req.method === 'POST' && req.uriPath.length === 1 && req.uriPath[0] === 'bs') {
+            // Bootstrap-Finish refused (4.06, LwM2M-TS-Core 1.1 §6.1.7.6): this bootstrap failed.
+            timer.cancel();
+            const why = res.payload ? new TextDecoder().decode(res.payload) : res.code;
+            setImmediate(() => reject(new LwM2MError('NOT_ACCEPTABLE', `Bootstrap-Finish refused: ${why}`)));
           }
           return res;
         });

@@ -52,7 +52,7 @@ export const bootstrapConfigSchema = deepFreeze({
           shortServerId: { type: 'integer', minimum: 1, maximum: 65534, description: 'Short Server ID /0/x/10 = /1/x/0.' },
           ...securityFields,
           lifetime: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Lifetime /1/x/1 in seconds (default 300).' },
-          binding: { type: 'string', pattern: '^[UTSNQ]{1,5}$', description: 'Binding /1/x/7 (default "U").' },
+          binding: { type: 'string', minLength: 1, maxLength: 5, description: 'Binding /1/x/7: letters of U, T, S, N, Q (default "U").' },
           defaultPmin: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'Default Minimum Period /1/x/2 (s).' },
           defaultPmax: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'Default Maximum Period /1/x/3 (s).' },
           notificationStoring: { type: 'boolean', description: 'Notification Storing When Disabled or Offline /1/x/6 (default true).' },
@@ -81,7 +81,7 @@ export const bootstrapConfigSchema = deepFreeze({
         additionalProperties: false,
         required: ['path', 'values'],
         properties: {
-          path: { type: 'string', pattern: '^/?[0-9]+/[0-9]+$', description: 'Object instance, e.g. "/2/0".' },
+          path: { type: 'string', minLength: 1, maxLength: 16, description: 'Object instance, e.g. "/2/0".' },
           values: {
             type: 'object',
             description: 'Resource id → value; a multiple resource takes a map of resource instance id → value (or a list). ' +
@@ -102,7 +102,7 @@ export const bootstrapConfigSchema = deepFreeze({
     },
     discover: { type: 'boolean', description: 'Bootstrap-Discover "/" first (default false); its result picks instance ids and object versions.' },
     read: {
-      type: 'array', maxItems: 64, items: { type: 'string', pattern: '^/?[12](/[0-9]+)?$' },
+      type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 16 },
       description: 'Bootstrap-Read (LwM2M 1.1) of /1, /2 or their instances before Bootstrap-Finish.',
     },
     contentFormat: {

@@ -304,8 +304,8 @@ function semanticIssues(c: BootstrapConfig, models: ModelLookup): ConfigIssue[] 
     if (dup !== undefined) issues.push({ pointer: `${at}/shortServerId`, message: `shortServerId ${s.shortServerId} is already used by /servers/${dup}` });
     else ssids.set(s.shortServerId, i);
     checkAccount(s, at, issues);
-    if (s.binding !== undefined && new Set(s.binding).size !== s.binding.length) {
-      issues.push({ pointer: `${at}/binding`, message: `binding "${s.binding}" repeats a letter` });
+    if (s.binding !== undefined && (!/^[UTSNQ]{1,5}$/.test(s.binding) || new Set(s.binding).size !== s.binding.length)) {
+      issues.push({ pointer: `${at}/binding`, message: `binding "${s.binding}" is not a combination of U, T, S, N and Q` });
     }
     if (s.defaultPmin !== undefined && s.defaultPmax !== undefined && s.defaultPmax < s.defaultPmin) {
       issues.push({ pointer: `${at}/defaultPmax`, message: `defaultPmax ${s.defaultPmax} is below defaultPmin ${s.defaultPmin}` });
