@@ -1,0 +1,83 @@
+import { isLwM2MError } from '../src/core/errors.js';
+import type { Logger } from '../src/core/logger.js';
+import { parsePath, type LwM2MPath } from '../src/core/path.js';
+import { ContentFormat } from '../src/codec/content-format.js';
+import type { ModelLookup } from '../src/model/types.js';
+import { LwM2MServer } from '../src/server/lwm2m-server.js';
+import type { Registration } from '../src/server/registration/registration.js';
+import { createUdpSocket, SERVER_RECV_BUFFER_SIZE } from '../src/transport/udp.js';
+import type { Scenario, Step } from './scenario/types.js';
+
+/** What the embedded server does with each registration so the scenario's `expect` steps can pass. */
+export interface EmbeddedPolicy {
+  readonly observe: readonly LwM2MPath[];
+  readonly read: readonly LwM2MPath[];
+  readonly write: readonly LwM2MPath[];
+  readonly execute: readonly LwM2MPath[];
+}
+
+function collect(steps: readonly Step[], out: Record<'observe' | 'read' | 'write' | 'execute', Set<string>>, depth = 0): void {
+  for (const s of steps) {
+    if (s.kind === 'expect') out[s.operation].add(s.path);
+    else if (s.kind === 'loop' && depth < 8) collect(s.steps, out, depth + 1);
+  }
+}
+
+/** The operations the scenario's flows expect from the server, as a policy (ThingsBoard strategy-1 style). */
+export function policyFor(scenario: Scenario): EmbeddedPolicy {
+  const sets = { observe: new Set<string>(), read: new Set<string>(), write: new Set<string>(), execute: new Set<string>() };
+  for (const f of scenario.flows) collect(f.steps, sets);
+  const list = (s: Set<string>): LwM2MPath[] => [...s].sort().map(parsePath);
+  return { observe: list(sets.observe), read: list(sets.read), write: list(sets.write), execute: list(sets.execute) };
+}
+
+function hasPath(reg: Registration, p: LwM2MPath): boolean {
+  return reg.objectLinks.objects.some((o) => o.objectId === p.objectId && (p.instanceId === undefined || o.instances.includes(p.instanceId)));
+}
+
+/**
+ * The reference server started in-process for `target: embedded`, applying a policy on every
+ * registration (observe, read, write-back, execute the paths the flows expect).
+ */
+export class EmbeddedServer {
+  private constructor(readonly server: LwM2MServer, private readonly log: Logger) {}
+
+  static async start(scenario: Scenario, log: Logger, models: ModelLookup): Promise<EmbeddedServer> {
+    const socket = await createUdpSocket({ host: '127.0.0.1', port: 0, recvBufferSize: SERVER_RECV_BUFFER_SIZE });
+    const server = new LwM2MServer({ socket, logger: log, models });
+    const embedded = new EmbeddedServer(server, log);
+    const policy = policyFor(scenario);
+    server.on('registered', (reg) => { void embedded.apply(reg, policy); });
+    return embedded;
+  }
+
+  get serverUri(): string {
+    return `coap://127.0.0.1:${this.server.port}`;
+  }
+
+  private async apply(reg: Registration, policy: EmbeddedPolicy): Promise<void> {
+    const ep = reg.endpoint;
+    const guard = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        if (!isLwM2MError(e)) throw e;
+        this.log.debug({ ep, what, err: e.message }, 'embedded policy request failed');
+      }
+    };
+    for (const p of policy.observe) if (hasPath(reg, p)) await guard('observe', () => this.server.observe(ep, p));
+    for (const p of policy.read) if (hasPath(reg, p)) await guard('read', () => this.server.read(ep, p));
+    for (const p of policy.write) {
+      if (!hasPath(reg, p)) continue;
+      await guard('write', async () => {
+        const r = await this.server.read(ep, p, ContentFormat.SENML_CBOR);
+        if (r.ok && r.node) await this.server.write(ep, p, r.node, ContentFormat.SENML_CBOR);
+      });
+    }
+    for (const p of policy.execute) if (hasPath(reg, p)) await guard('execute', () => this.server.execute(ep, p));
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+  }
+}
