@@ -23,10 +23,14 @@ function collect(steps: readonly Step[], out: Record<'observe' | 'read' | 'write
   }
 }
 
-/** The operations the scenario's flows expect from the server, as a policy (ThingsBoard strategy-1 style). */
+/** What the embedded server does on each registration: what the flows `expect`, and observing every configured value. */
 export function policyFor(scenario: Scenario): EmbeddedPolicy {
   const sets = { observe: new Set<string>(), read: new Set<string>(), write: new Set<string>(), execute: new Set<string>() };
   for (const f of scenario.flows) collect(f.steps, sets);
+  // Like a ThingsBoard profile (strategy 1): observe every resource the scenario gives a value to.
+  for (const o of scenario.devices.objects) {
+    for (const i of o.instances) for (const v of i.values) sets.observe.add(`/${o.id}/${i.id}/${v.resourceId}`);
+  }
   const list = (s: Set<string>): LwM2MPath[] => [...s].sort().map(parsePath);
   return { observe: list(sets.observe), read: list(sets.read), write: list(sets.write), execute: list(sets.execute) };
 }

@@ -16,3 +16,5 @@ export * from './operations/delete.js';
 export * from './operations/write-attributes.js';
 export * from './operations/observe.js';
 export * from './operations/composite.js';
+export * from './bootstrap/index.js';
+export * from './http/index.js';

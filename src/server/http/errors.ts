@@ -73,10 +73,17 @@ export function deviceFailure(result: OperationResult, what: string): ApiRespons
 
 interface FastifyLikeError {
   statusCode?: number;
-  code?: string;
   message: string;
-  validation?: unknown;
 }
+
+/** Codes for the framework's own 4xx (validation and body parsing are BAD_REQUEST). */
+const HTTP_CODES: Readonly<Record<number, string>> = {
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
 
 function isFastifyLikeError(e: unknown): e is FastifyLikeError {
   return e instanceof Error && typeof (e as FastifyLikeError).statusCode === 'number';
@@ -96,10 +103,7 @@ export function errorResponse(e: unknown): ApiResponse {
   }
   if (isFastifyLikeError(e)) {
     const statusCode = e.statusCode ?? 500;
-    if (statusCode < 500) {
-      const code = e.validation !== undefined ? 'BAD_REQUEST' : (e.code ?? 'BAD_REQUEST').replace(/^FST_ERR_/, 'HTTP_');
-      return errorResponseOf(statusCode, code, e.message);
-    }
+    if (statusCode < 500) return errorResponseOf(statusCode, HTTP_CODES[statusCode] ?? 'BAD_REQUEST', e.message);
   }
   return errorResponseOf(500, 'INTERNAL', 'internal server error');
 }

@@ -1,0 +1,10 @@
+export * from './api.js';
+export * from './client-json.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './formats.js';
+export * from './json-values.js';
+export * from './metrics.js';
+export * from './queue-mode.js';
+export * from './sse.js';
+export { readBody } from './dm-jobs.js';
