@@ -2,10 +2,10 @@ import { isLwM2MError } from '../src/core/errors.js';
 import type { Logger } from '../src/core/logger.js';
 import { parsePath, type LwM2MPath } from '../src/core/path.js';
 import { ContentFormat } from '../src/codec/content-format.js';
-import type { ModelLookup } from '../src/model/types.js';
-import { LwM2MServer } from '../src/server/lwm2m-server.js';
+import type { ModelRegistry } from '../src/model/registry.js';
+import { createServer, type ReferenceServer } from '../src/server/create.js';
+import type { LwM2MServer } from '../src/server/lwm2m-server.js';
 import type { Registration } from '../src/server/registration/registration.js';
-import { createUdpSocket, SERVER_RECV_BUFFER_SIZE } from '../src/transport/udp.js';
 import type { Scenario, Step } from './scenario/types.js';
 
 /** What the embedded server does with each registration so the scenario's `expect` steps can pass. */
@@ -44,19 +44,41 @@ function hasPath(reg: Registration, p: LwM2MPath): boolean {
  * registration (observe, read, write-back, execute the paths the flows expect).
  */
 export class EmbeddedServer {
-  private constructor(readonly server: LwM2MServer, private readonly log: Logger) {}
+  private constructor(readonly reference: ReferenceServer, private readonly log: Logger) {}
 
-  static async start(scenario: Scenario, log: Logger, models: ModelLookup): Promise<EmbeddedServer> {
-    const socket = await createUdpSocket({ host: '127.0.0.1', port: 0, recvBufferSize: SERVER_RECV_BUFFER_SIZE });
-    const server = new LwM2MServer({ socket, logger: log, models });
-    const embedded = new EmbeddedServer(server, log);
+  /**
+   * Starts the reference server (createServer) on free ports of 127.0.0.1 — with a Bootstrap-Server
+   * whose default config points every device at the LwM2M server when the devices bootstrap.
+   */
+  static async start(scenario: Scenario, log: Logger, models: ModelRegistry): Promise<EmbeddedServer> {
+    const bootstrap = scenario.devices.bootstrap;
+    const reference = await createServer({ coapPort: 0, bsCoapPort: bootstrap ? 0 : false, httpPort: false, logger: log, models });
+    if (bootstrap) {
+      await reference.bootstrapConfigs.put('*', {
+        servers: [{
+          shortServerId: scenario.devices.shortServerId ?? 101,
+          uri: reference.coapUri,
+          lifetime: scenario.devices.lifetimeS,
+          binding: scenario.devices.binding,
+        }],
+      });
+    }
+    const embedded = new EmbeddedServer(reference, log);
     const policy = policyFor(scenario);
-    server.on('registered', (reg) => { void embedded.apply(reg, policy); });
+    reference.lwm2m.on('registered', (reg) => { void embedded.apply(reg, policy); });
     return embedded;
   }
 
+  get server(): LwM2MServer {
+    return this.reference.lwm2m;
+  }
+
   get serverUri(): string {
-    return `coap://127.0.0.1:${this.server.port}`;
+    return this.reference.coapUri;
+  }
+
+  get bootstrapUri(): string | undefined {
+    return this.reference.bootstrapUri;
   }
 
   private async apply(reg: Registration, policy: EmbeddedPolicy): Promise<void> {
@@ -82,6 +104,6 @@ export class EmbeddedServer {
   }
 
   async close(): Promise<void> {
-    await this.server.close();
+    await this.reference.close();
   }
 }

@@ -69,8 +69,11 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetReport> {
   let serverUri: string | undefined;
   let bootstrapUri: string | undefined;
   if (scenario.target.kind === 'embedded') {
-    embedded = await EmbeddedServer.start(scenario, log, modelsFor(scenario));
+    // The embedded server logs its routine (sessions, registrations) only when asked for debug output.
+    const serverLog = logLevel === 'debug' || logLevel === 'trace' ? log : log.child({}, { level: 'warn' });
+    embedded = await EmbeddedServer.start(scenario, serverLog, modelsFor(scenario));
     serverUri = embedded.serverUri;
+    bootstrapUri = embedded.bootstrapUri;
   } else {
     serverUri = scenario.target.server?.uri;
     bootstrapUri = scenario.target.bootstrap?.uri;

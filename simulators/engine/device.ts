@@ -110,7 +110,7 @@ export class SimDevice {
       else m.recordFailure(op, code === '5.04' ? TIMEOUT_CODE : code);
     });
     this.client.on('request', (r) => this.onRequest(r));
-    this.client.on('notification', () => m.recordNotification(0));
+    this.client.on('notification', (_ssid, bytes) => m.recordNotification(bytes));
     this.client.on('registered', () => {
       if (!this.registered) {
         this.registered = true;
@@ -128,6 +128,8 @@ export class SimDevice {
 
   private onRequest(r: RequestInfo): void {
     const m = this.env.metrics;
+    // Bootstrap-Server requests are part of the `bootstrap` operation, timed as a whole (see start()).
+    if (r.operation === 'bootstrap') return;
     if (r.code.startsWith('2.')) m.recordSuccess(r.operation, r.ms);
     else m.recordFailure(r.operation, r.code);
     const kind = r.operation === 'observe' ? 'observe' : r.operation === 'read' ? 'read' : r.operation === 'execute' ? 'execute'
@@ -150,13 +152,20 @@ export class SimDevice {
 
   private async start(): Promise<void> {
     const t0 = this.env.clock.now();
+    let bootstrapped = false;
+    const onBootstrapped = (): void => {
+      bootstrapped = true;
+      this.env.metrics.recordSuccess('bootstrap', this.env.clock.now() - t0);
+    };
+    this.client.once('bootstrapped', onBootstrapped);
     try {
       await this.client.start();
-      if (this.env.scenario.devices.bootstrap) this.env.metrics.recordSuccess('bootstrap', this.env.clock.now() - t0);
     } catch (e) {
-      if (this.env.scenario.devices.bootstrap) this.env.metrics.recordFailure('bootstrap', codeOf(e));
+      if (this.env.scenario.devices.bootstrap && !bootstrapped) this.env.metrics.recordFailure('bootstrap', codeOf(e));
       this.env.metrics.increment(Counters.devicesFailed);
       this.env.log.warn({ ep: this.resolved.endpoint, err: e instanceof Error ? e.message : String(e) }, 'device failed to come online');
+    } finally {
+      this.client.off('bootstrapped', onBootstrapped);
     }
   }
 

@@ -334,6 +334,22 @@ class Positions {
     return isMap(n) || isSeq(n) || isScalar(n) ? (n as YamlNode) : undefined;
   }
 
+  /** The entry `key` of a map's items, looking through `<<` merge keys (nested at most 4 deep). */
+  private findPair(items: readonly { key: unknown; value: unknown }[], key: string, depth: number): { key: unknown; value: unknown } | undefined {
+    const own = items.find((p) => isScalar(p.key) && typeof p.key.value !== 'symbol' && String(p.key.value) === key);
+    if (own || depth >= 4) return own;
+    for (const p of items) {
+      if (!isScalar(p.key) || typeof p.key.value !== 'symbol') continue;
+      const sources: unknown[] = isSeq(p.value) ? p.value.items : [p.value];
+      for (const src of sources) {
+        const m = this.deref(src);
+        const found = isMap(m) ? this.findPair(m.items, key, depth + 1) : undefined;
+        if (found) return found;
+      }
+    }
+    return undefined;
+  }
+
   locate(path: readonly Seg[]): Located {
     let value: YamlNode | undefined = this.deref(this.doc.contents);
     let key: YamlNode | undefined;
@@ -343,10 +359,7 @@ class Positions {
       if (cur === undefined) return { value: undefined, key: undefined, deepest };
       deepest = value;
       if (isMap(cur)) {
-        const pair = cur.items.find((p) => {
-          const k: unknown = p.key;
-          return isScalar(k) ? String(k.value) === String(seg) : false;
-        });
+        const pair = this.findPair(cur.items, String(seg), 0);
         if (!pair) return { value: undefined, key: undefined, deepest };
         key = isScalar(pair.key) ? (pair.key as YamlNode) : undefined;
         value = (pair.value ?? undefined) as YamlNode | undefined;
@@ -450,7 +463,7 @@ function typeOf(v: unknown): string {
   if (v === null) return 'empty';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a map';
-  if (typeof v === 'number') return Number.isInteger(v) ? `the number ${v}` : `the number ${v}`;
+  if (typeof v === 'number') return `the number ${v}`;
   if (typeof v === 'boolean') return String(v);
   return `the string ${show(v)}`;
 }
@@ -1808,7 +1821,7 @@ export async function parseScenario(text: string, file: string, options: ParseOp
     throw new ScenarioError([{ file, message: `the scenario is ${text.length} characters long, over the ${MAX_SCENARIO_BYTES} limit` }]);
   }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e): ScenarioIssue => {
       const lp = lc.linePos(Math.min(e.pos[0], text.length));

@@ -82,7 +82,7 @@ export interface PatternVars {
   readonly shard?: number;
   readonly seed?: number | string;
   readonly endpoint?: string;
-  /** The device's CSV row, keyed by lower-cased, trimmed header name. */
+  /** The device's CSV row, keyed by header name: trimmed, lower-cased, inner white space collapsed. */
   readonly csv?: Readonly<Record<string, string>>;
 }
 
@@ -101,7 +101,7 @@ export function formatPattern(pattern: CompiledPattern, vars: PatternVars): stri
       case 'seed': value = vars.seed ?? 0; break;
       case 'endpoint': value = vars.endpoint; break;
       case 'csv': {
-        const col = (part.column ?? '').trim().toLowerCase();
+        const col = (part.column ?? '').trim().toLowerCase().replace(/\s+/g, ' ');
         value = vars.csv !== undefined && Object.hasOwn(vars.csv, col) ? vars.csv[col] : undefined;
         break;
       }
@@ -221,7 +221,7 @@ export interface DeviceCsvRow {
   readonly lifetimeS?: number;
   readonly binding?: BindingMode;
   readonly awakeTimeMs?: number;
-  /** Every cell, keyed by lower-cased, trimmed header name (for `{csv:column}`). */
+  /** Every cell, keyed by header name: trimmed, lower-cased, inner white space collapsed (for `{csv:column}`). */
   readonly cells: Readonly<Record<string, string>>;
 }
 

@@ -54,10 +54,13 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
       .option('shard', { type: 'string', describe: 'run shard i of n (0-based): i/n' })
       .option('workers', { type: 'number', describe: 'worker threads (default: cores; 0 = in this thread)' })
       .option('seed', { type: 'string', describe: 'seed for every random choice' })
+      .option('time-scale', { type: 'number', describe: 'compress (<1) or stretch (>1) the scenario timeline (phases, waits); protocol timers unchanged' })
       .option('log-level', { type: 'string', choices: LOG_LEVELS as string[], describe: 'pino JSON logs on stderr' }),
     async (a) => {
       if (a.devices !== undefined && (!Number.isInteger(a.devices) || a.devices < 1)) throw new CliError('--devices must be a positive integer');
       if (a.workers !== undefined && (!Number.isInteger(a.workers) || a.workers < 0)) throw new CliError('--workers must be a non-negative integer');
+      const timeScale = a['time-scale'];
+      if (timeScale !== undefined && !(timeScale > 0 && timeScale <= 100)) throw new CliError('--time-scale must be a number in (0, 100]');
       let durationMs: number | undefined;
       if (a.duration !== undefined) {
         try {
@@ -74,6 +77,7 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
           ...(a.devices !== undefined ? { devices: a.devices } : {}),
           ...(durationMs !== undefined ? { durationMs } : {}),
           ...(a.seed !== undefined ? { seed: a.seed } : {}),
+          ...(timeScale !== undefined ? { timeScale } : {}),
           ...(target !== undefined ? { target } : {}),
           ...(a['metrics-port'] !== undefined ? { metricsPort: a['metrics-port'] } : {}),
         },

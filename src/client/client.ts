@@ -57,7 +57,7 @@ export interface ClientEvents {
   exchange: [op: string, ms: number, code: string];
   /** A request from a server was answered (DM operations and bootstrap operations). */
   request: [info: RequestInfo];
-  notification: [shortServerId: number];
+  notification: [shortServerId: number, bytes: number];
   asleep: [shortServerId: number, asleep: boolean];
 }
 
@@ -266,7 +266,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
         const session = this.sessions.get(ssid);
         if (session) this.wake(ssid, session.connection);
         this.activity(ssid);
-        this.emit('notification', ssid);
+        this.emit('notification', ssid, r.payload?.length ?? 0);
         sink.notify(r);
       },
       end: () => sink.end(),

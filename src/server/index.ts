@@ -18,3 +18,4 @@ export * from './operations/observe.js';
 export * from './operations/composite.js';
 export * from './bootstrap/index.js';
 export * from './http/index.js';
+export * from './create.js';
