@@ -53,6 +53,7 @@ export class SimDevice {
   private readonly timers = new Set<TimerHandle>();
   private readonly random: () => number;
   private registered = false;
+  private everRegistered = false;
   private online = false;
 
   constructor(readonly env: DeviceEnvironment, readonly resolved: ResolvedDevice) {
@@ -112,10 +113,13 @@ export class SimDevice {
     this.client.on('request', (r) => this.onRequest(r));
     this.client.on('notification', (_ssid, bytes) => m.recordNotification(bytes));
     this.client.on('registered', () => {
+      if (!this.everRegistered) {
+        this.everRegistered = true;
+        m.increment(Counters.devicesRegistered); // devices that registered at least once
+      }
       if (!this.registered) {
         this.registered = true;
-        m.addGauge(Gauges.devicesRegistered, 1);
-        m.increment(Counters.devicesRegistered);
+        m.addGauge(Gauges.devicesRegistered, 1); // devices registered now
       }
     });
     this.client.on('state', (_ssid, st) => {

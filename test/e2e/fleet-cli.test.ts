@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { XMLValidator } from 'fast-xml-parser';
+import { validateReport } from '../../simulators/report/json.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const fleetBin = join(root, 'bin', 'lwm2m-fleet.js');
+const serverBin = join(root, 'bin', 'lwm2m-server.js');
+const tmp = mkdtempSync(join(tmpdir(), 'fleet-e2e-'));
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs a CLI to completion (bounded by `timeoutMs`, then killed). */
+function cli(bin: string, args: readonly string[], timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const short = ['--devices', '12', '--time-scale', '0.25', '--workers', '1', '--log-level', 'error'];
+
+describe('lwm2m-fleet CLI (built package, separate processes)', () => {
+  beforeAll(() => {
+    if (!existsSync(join(root, 'dist', 'src', 'cli', 'fleet.js'))) throw new Error('dist/ is missing: run npm run build (npm ci does it)');
+  });
+
+  it.each(['quickstart', 'telemetry', 'queue-mode', 'churn', 'bootstrap'])('validate scenarios/%s.yaml → exit 0', async (name) => {
+    const r = await cli(fleetBin, ['validate', `scenarios/${name}.yaml`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/: ok — \d+ devices/);
+  });
+
+  it('an invalid scenario → every error as file:line:col, exit 2, nothing runs', async () => {
+    const f = join(tmp, 'bad.yaml');
+    writeFileSync(f, 'name: bad\ntarget: embedded\ndevices:\n  count: -5\nphases:\n  - duration: 10x\n    arrivalRate: 1\n');
+    const r = await cli(fleetBin, ['run', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${f}:4:`);
+    expect(r.stderr).toContain(`${f}:6:`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('bad flags → exit 2', async () => {
+    expect((await cli(fleetBin, ['run', 'scenarios/quickstart.yaml', '--shard', '3/2'])).code).toBe(2);
+    expect((await cli(fleetBin, ['run', 'scenarios/quickstart.yaml', '--out', 'xml=a'])).code).toBe(2);
+    expect((await cli(fleetBin, ['frobnicate'])).code).toBe(2);
+  });
+
+  it('runs quickstart against the embedded server, writes JSON and JUnit holding the right numbers', async () => {
+    const json = join(tmp, 'quick.json');
+    const junit = join(tmp, 'quick.xml');
+    const r = await cli(fleetBin, ['run', 'scenarios/quickstart.yaml', ...short, '--out', `json=${json}`, '--out', `junit=${junit}`]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/register\s+12\s/);
+    expect(r.stdout).toContain('exit 0');
+    const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
+    expect(report.devices).toMatchObject({ target: 12, started: 12, registered: 12, failed: 0 });
+    expect(report.metrics['register']?.count).toBe(12);
+    expect(report.metrics['deregister']?.count).toBe(12);
+    expect(report.counters['notifications'] ?? 0).toBeGreaterThan(0);
+    expect(report.thresholds.every((t) => t.ok)).toBe(true);
+    const xml = readFileSync(junit, 'utf8');
+    expect(XMLValidator.validate(xml)).toBe(true);
+    expect(xml).toContain('tests="2" failures="0"');
+  });
+
+  it('a failed threshold → exit 99 and a JUnit failure', async () => {
+    const f = join(tmp, 'strict.yaml');
+    writeFileSync(f, readFileSync(join(root, 'scenarios', 'quickstart.yaml'), 'utf8')
+      .replace('  - errors.rate < 0.01', '  - errors.rate < 0.01\n  - register.count > 1000000')
+      .replace('$schema=./schema.json', `$schema=${join(root, 'scenarios', 'schema.json')}`));
+    const junit = join(tmp, 'strict.xml');
+    const r = await cli(fleetBin, ['run', f, ...short, '--out', `junit=${junit}`]);
+    expect(r.code, r.stderr).toBe(99);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<failure[^>]*register\.count > 1000000|register\.count &gt; 1000000[\s\S]*<failure/);
+  });
+
+  it.each(['telemetry', 'bootstrap', 'queue-mode', 'churn'])('scenarios/%s.yaml runs shortened: every device comes online', async (name) => {
+    const json = join(tmp, `${name}.json`);
+    const r = await cli(fleetBin, ['run', `scenarios/${name}.yaml`, ...short, '--duration', '12s', '--out', `json=${json}`]);
+    expect([0, 99], r.stderr + r.stdout).toContain(r.code);
+    const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
+    expect(report.devices.started).toBe(12);
+    expect(report.devices.registered).toBe(12);
+    expect(report.metrics['register']?.count ?? 0).toBeGreaterThanOrEqual(12);
+  }, 90_000);
+});
+
+describe('lwm2m-fleet against lwm2m-server started as a separate process', () => {
+  let server: ChildProcess;
+  let coapPort = 0;
+
+  beforeAll(async () => {
+    server = spawn(process.execPath, [serverBin, '--coap-port', '0', '--bs-coap-port', '0', '--http-port', '0', '--log-level', 'warn'], { cwd: root });
+    const [line] = await Promise.race([
+      once(server.stdout as NodeJS.ReadableStream, 'data') as Promise<[Buffer]>,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('lwm2m-server did not start')), 20_000)),
+    ]);
+    const m = /LwM2M coap:\/\/127\.0\.0\.1:(\d+)/.exec(line.toString());
+    coapPort = Number(m?.[1]);
+    expect(coapPort).toBeGreaterThan(0);
+  });
+
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const closed = once(server, 'close');
+      server.kill('SIGTERM');
+      await closed;
+    }
+  });
+
+  it('quickstart registers every device with it and exits 0', async () => {
+    const json = join(tmp, 'remote.json');
+    const r = await cli(fleetBin, ['run', 'scenarios/quickstart.yaml', ...short, '--target', `coap://127.0.0.1:${coapPort}`, '--out', `json=${json}`]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
+    expect(report.devices.registered).toBe(12);
+    expect(report.metrics['register']?.count).toBe(12);
+  });
+
+  it('a run sharded over 2 processes merges into one report with the same counts', async () => {
+    const parts = [0, 1].map((i) => join(tmp, `shard-${i}.json`));
+    const runs = await Promise.all([0, 1].map((i) => cli(fleetBin, [
+      'run', 'scenarios/quickstart.yaml', ...short, '--target', `coap://127.0.0.1:${coapPort}`, '--shard', `${i}/2`, '--out', `json=${parts[i]}`,
+    ])));
+    for (const r of runs) expect(r.code, r.stderr + r.stdout).toBe(0);
+    const merged = join(tmp, 'merged.json');
+    const m = await cli(fleetBin, ['merge', ...parts, '--out', `json=${merged}`]);
+    expect(m.code, m.stderr).toBe(0);
+    const report = validateReport(JSON.parse(readFileSync(merged, 'utf8')));
+    expect(report.devices).toMatchObject({ started: 12, registered: 12 });
+    expect(report.metrics['register']?.count).toBe(12);
+    expect(report.metrics['deregister']?.count).toBe(12);
+    expect(report.merged?.reports).toBe(2);
+  });
+});
