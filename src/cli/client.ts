@@ -8,7 +8,7 @@ import { isLwM2MError } from '../core/errors.js';
 import { parseDdf } from '../model/ddf-loader.js';
 import type { ObjectModel } from '../model/types.js';
 import { createUdpSocket } from '../transport/udp.js';
-import { CliError, ExitCode } from './exit.js';
+import { CliError, ExitCode, runCli } from './exit.js';
 
 export interface ClientCliArgs {
   server?: string;
@@ -130,15 +130,5 @@ export async function runClient(argv: readonly string[], signals: NodeJS.Process
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  try {
-    process.exitCode = await runClient(argv);
-  } catch (e) {
-    if (e instanceof CliError) {
-      process.stderr.write(`lwm2m-client: ${e.message}\n`);
-      process.exitCode = e.exitCode;
-    } else {
-      process.stderr.write(`lwm2m-client: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-      process.exitCode = ExitCode.CRASH;
-    }
-  }
+  await runCli('lwm2m-client', () => runClient(argv));
 }

@@ -13,3 +13,23 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/**
+ * The `main` of every CLI: runs it, turns a CliError into one line on stderr and its exit code, anything
+ * else into a stack trace and exit 1. `exitWhenDone` ends the process once the exit code is set (sockets
+ * and workers are closed by then; stray timers must not keep it alive).
+ */
+export async function runCli(name: string, run: () => Promise<number>, exitWhenDone = true): Promise<void> {
+  try {
+    process.exitCode = await run();
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`${name}: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      process.stderr.write(`${name}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.exitCode = ExitCode.CRASH;
+    }
+  }
+  if (exitWhenDone) setImmediate(() => process.exit());
+}

@@ -7,7 +7,7 @@ import { mergeReports, serializeReport } from '../../simulators/report/json.js';
 import { renderJUnit } from '../../simulators/report/junit.js';
 import { parseDuration } from '../../simulators/scenario/load.js';
 import { STARTER_SCENARIO_FILE, starterScenario } from '../../simulators/scenario/init.js';
-import { CliError, ExitCode } from './exit.js';
+import { CliError, ExitCode, runCli } from './exit.js';
 
 function parseOuts(outs: readonly string[]): FleetOutputs {
   const o: FleetOutputs = {};
@@ -142,17 +142,5 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  try {
-    process.exitCode = await runFleetCli(argv);
-  } catch (e) {
-    if (e instanceof CliError) {
-      process.stderr.write(`lwm2m-fleet: ${e.message}\n`);
-      process.exitCode = e.exitCode;
-    } else {
-      process.stderr.write(`lwm2m-fleet: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-      process.exitCode = ExitCode.CRASH;
-    }
-  }
-  // Worker threads and sockets are closed; do not wait for stray timers.
-  setImmediate(() => process.exit());
+  await runCli('lwm2m-fleet', () => runFleetCli(argv));
 }

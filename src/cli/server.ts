@@ -3,7 +3,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../core/logger.js';
 import { isLwM2MError } from '../core/errors.js';
 import { createServer } from '../server/create.js';
 import { isTransportError } from '../transport/datagram.js';
-import { CliError, ExitCode } from './exit.js';
+import { CliError, ExitCode, runCli } from './exit.js';
 
 interface ServerCliArgs {
   coapPort: number;
@@ -70,16 +70,5 @@ export async function runServer(argv: readonly string[]): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  try {
-    process.exitCode = await runServer(argv);
-  } catch (e) {
-    if (e instanceof CliError) {
-      process.stderr.write(`lwm2m-server: ${e.message}\n`);
-      process.exitCode = e.exitCode;
-    } else {
-      process.stderr.write(`lwm2m-server: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-      process.exitCode = ExitCode.CRASH;
-    }
-  }
-  setImmediate(() => process.exit());
+  await runCli('lwm2m-server', () => runServer(argv));
 }

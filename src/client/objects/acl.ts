@@ -8,7 +8,7 @@ import type { ResourceValue } from '../../model/node.js';
 import type { ObjectModel } from '../../model/types.js';
 import { ACL_OBJECT_LEVEL, Rights, type Right } from '../access.js';
 import { ObjectInstance, type ResourceData } from '../instance.js';
-import { ManagedObject, addInstances, checkInt, guardWrites, requireObjectModel, type InstanceValues } from './generic.js';
+import { ManagedObject, configuredObject, checkInt, guardWrites, requireObjectModel, type InstanceValues } from './generic.js';
 
 export const AclResource = { OBJECT_ID: 0, OBJECT_INSTANCE_ID: 1, ACL: 2, ACCESS_CONTROL_OWNER: 3 } as const;
 
@@ -102,11 +102,5 @@ export function createAclObject(model: ObjectModel, options: AclObjectOptions = 
       },
     });
   };
-  const object = new ManagedObject(model, (m, id) => {
-    const inst = new ObjectInstance(m, id);
-    configure(inst);
-    return inst;
-  });
-  addInstances(object, options.instances ?? [], configure);
-  return object;
+  return configuredObject(model, options.instances ?? [], configure);
 }

@@ -159,6 +159,22 @@ export function addInstances(
 }
 
 /**
+ * An object whose every instance — configured now, or created later by a server (Create, Bootstrap-Write)
+ * — gets the same per-instance behaviour from `configure`.
+ */
+export function configuredObject(
+  model: ObjectModel, instances: readonly InstanceValues[], configure: (inst: ObjectInstance) => void,
+): ManagedObject {
+  const object = new ManagedObject(model, (m, id) => {
+    const inst = new ObjectInstance(m, id);
+    configure(inst);
+    return inst;
+  });
+  addInstances(object, instances, configure);
+  return object;
+}
+
+/**
  * Converts a generated value to the resource's type: integers are rounded, numbers clamped to the
  * model's range, numbers become strings for String resources. Anything else is left to the instance's
  * type check (which throws BAD_VALUE).

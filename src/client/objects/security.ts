@@ -8,7 +8,7 @@ import { LwM2MError } from '../../core/errors.js';
 import type { ObjectModel } from '../../model/types.js';
 import { ObjectInstance, type ResourceData } from '../instance.js';
 import {
-  ManagedObject, addInstances, checkInt, guardWrites, listValue, put, requireObjectModel, type InstanceValues,
+  ManagedObject, configuredObject, checkInt, guardWrites, listValue, put, requireObjectModel, type InstanceValues,
 } from './generic.js';
 
 /** Resource ids of object 0. */
@@ -160,11 +160,5 @@ function configure(inst: ObjectInstance): void {
 /** The Security object; the Bootstrap-Server creates further instances with Bootstrap-Write. */
 export function createSecurityObject(model: ObjectModel, options: SecurityObjectOptions = {}): ManagedObject {
   requireObjectModel(model, 0, 'createSecurityObject');
-  const object = new ManagedObject(model, (m, id) => {
-    const inst = new ObjectInstance(m, id);
-    configure(inst);
-    return inst;
-  });
-  addInstances(object, options.instances ?? [], configure);
-  return object;
+  return configuredObject(model, options.instances ?? [], configure);
 }

@@ -10,7 +10,7 @@ import { parseBinding } from '../binding.js';
 import type { RequestContext } from '../context.js';
 import { ObjectInstance, type ResourceData } from '../instance.js';
 import {
-  ManagedObject, addInstances, checkInt, guardWrites, put, requireObjectModel, type InstanceValues,
+  ManagedObject, configuredObject, checkInt, guardWrites, put, requireObjectModel, type InstanceValues,
 } from './generic.js';
 
 /** Resource ids of object 1. */
@@ -195,11 +195,5 @@ export function createServerObject(model: ObjectModel, options: ServerObjectOpti
     wire(R.REGISTRATION_UPDATE_TRIGGER, options.onUpdateTrigger);
     wire(R.BOOTSTRAP_REQUEST_TRIGGER, options.onBootstrapTrigger);
   };
-  const object = new ManagedObject(model, (m, id) => {
-    const inst = new ObjectInstance(m, id);
-    configure(inst);
-    return inst;
-  });
-  addInstances(object, options.instances ?? [], configure);
-  return object;
+  return configuredObject(model, options.instances ?? [], configure);
 }
