@@ -13,6 +13,7 @@ import { INTERNAL_CONTEXT, serverContext } from './context.js';
 import type { ObjectInstance } from './instance.js';
 import type { ObjectTree } from './object-tree.js';
 import { Observations, type ObserveSink } from './observations.js';
+import type { DeviceResponse } from './request.js';
 import { serverAccounts } from './operations/bootstrap-finish.js';
 import type { DeviceEnv } from './operations/env.js';
 import { readNode } from './operations/read.js';
@@ -76,6 +77,17 @@ function securityOf(sec: ObjectInstance): ConnectionSecurity {
   throw new LwM2MError('BAD_REQUEST', `Security /0/${sec.id}: security mode ${String(mode)} is not supported (PSK and NoSec are)`);
 }
 
+/**
+ * Notification Storing When Disabled or Offline (/1/x/6, LwM2M-TS-Core 1.1 §E.2): at most this many
+ * notifications are kept per server account; beyond it the oldest is dropped (the spec sets no bound).
+ */
+export const MAX_STORED_NOTIFICATIONS = 64;
+
+interface StoredNotification {
+  readonly sink: ObserveSink;
+  readonly response: DeviceResponse;
+}
+
 const DEFAULT_CT = [
   ContentFormat.TEXT, ContentFormat.OPAQUE, ContentFormat.CBOR, ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR,
   ContentFormat.TLV, ContentFormat.OMA_JSON, ContentFormat.LWM2M_CBOR,
@@ -98,6 +110,12 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   private readonly attributeStores = new Map<number, AttributeStore>();
   private readonly sleepTimers = new Map<number, TimerHandle>();
   private readonly asleep = new Set<number>();
+  /** Servers the device has no connectivity to (goOffline), by short server id. */
+  private readonly offline = new Set<number>();
+  /** Servers being disabled by /1/x/4 (until registered again): their observations survive when /1/x/6 is true. */
+  private readonly disabling = new Set<number>();
+  /** Notifications held back while disabled/offline (/1/x/6 true), oldest first, per server. */
+  private readonly stored = new Map<number, StoredNotification[]>();
   private bootstrapConn: ServerConnection | undefined;
   private running = false;
   private updateScheduled = false;
@@ -175,6 +193,9 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   async stop(options: { deregister?: boolean } = {}): Promise<void> {
     this.running = false;
     this.observations.cancelAll();
+    this.stored.clear();
+    this.disabling.clear();
+    this.offline.clear();
     for (const t of this.sleepTimers.values()) t.cancel();
     this.sleepTimers.clear();
     await Promise.all([...this.sessions.values()].map(async (s) => {
@@ -221,8 +242,16 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
         onFailure: (e) => this.onRegistrationFailure(ssid, e),
         onStateChange: (st) => {
           this.emit('state', ssid, st);
-          if (st === 'registered') this.emit('registered', ssid);
-          if (st === 'idle' || st === 'disabled') this.observations.cancelServer(ssid);
+          if (st === 'registered') {
+            this.emit('registered', ssid);
+            // Back after Disable: report the stored notifications (/1/x/6, LwM2M-TS-Core 1.1 §E.2).
+            if (this.disabling.delete(ssid) && !this.offline.has(ssid)) this.flushStored(ssid);
+          }
+          // /1/x/6 true: observations survive a Disable, their notifications are stored meanwhile.
+          if ((st === 'idle' || st === 'disabled') && !(this.disabling.has(ssid) && this.storesNotifications(ssid))) {
+            this.observations.cancelServer(ssid);
+            this.stored.delete(ssid);
+          }
         },
         onExchange: (op, ms, code) => this.emit('exchange', op, ms, code),
       });
@@ -231,9 +260,17 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       const exec = (rid: number, fn: () => void): void => {
         if (a.server.model.resources.has(rid)) a.server.behave(rid, { execute: () => { fn(); } });
       };
-      exec(4, () => { void session.disable(); });
+      // Disable (LwM2M-TS-Core 1.1 §E.2 /1/x/4): "MUST send response of the operation and perform
+      // de-registration process" — answer the Execute first, de-register after.
+      exec(4, () => {
+        this.disabling.add(ssid);
+        this.clock.setTimeout(() => {
+          if (this.running && this.sessions.get(ssid) === session) void session.disable();
+        }, 0);
+      });
       exec(8, () => { void session.update(); });
-      exec(9, () => { void this.rebootstrap(); });
+      // Answer the Execute first, then de-register and bootstrap (as for Reboot and Disable, §E.2).
+      exec(9, () => { this.clock.setTimeout(() => { if (this.running) void this.rebootstrap(); }, 0); });
       await session.start();
     }));
   }
@@ -263,20 +300,84 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   private wrapSink(ssid: number, sink: ObserveSink): ObserveSink {
     return {
       notify: (r) => {
-        const session = this.sessions.get(ssid);
-        if (session) this.wake(ssid, session.connection);
-        this.activity(ssid);
-        this.emit('notification', ssid, r.payload?.length ?? 0);
-        sink.notify(r);
+        if (this.heldBack(ssid)) {
+          this.store(ssid, sink, r);
+          return;
+        }
+        this.deliver(ssid, sink, r);
       },
       end: () => sink.end(),
       ...(sink.onEnd ? { onEnd: (l: () => void) => sink.onEnd?.(l) } : {}),
     };
   }
 
+  private deliver(ssid: number, sink: ObserveSink, r: DeviceResponse): void {
+    const session = this.sessions.get(ssid);
+    if (session) this.wake(ssid, session.connection);
+    this.activity(ssid);
+    this.emit('notification', ssid, r.payload?.length ?? 0);
+    sink.notify(r);
+  }
+
+  /** Notifications to this server wait: the device is offline, or the account is disabled (/1/x/4). */
+  private heldBack(ssid: number): boolean {
+    if (this.offline.has(ssid)) return true;
+    const st = this.sessions.get(ssid)?.state;
+    return this.disabling.has(ssid) && st !== 'registered' && st !== 'updating';
+  }
+
+  /** /1/x/6 Notification Storing When Disabled or Offline (default true, LwM2M-TS-Core 1.1 §E.2). */
+  private storesNotifications(ssid: number): boolean {
+    return this.tree.object(1)?.instanceList().find((s) => s.get(0) === ssid)?.get(6) !== false;
+  }
+
+  /** Stores (bounded, oldest dropped) or, with /1/x/6 false, drops a notification held back. */
+  private store(ssid: number, sink: ObserveSink, response: DeviceResponse): void {
+    if (!this.storesNotifications(ssid)) return;
+    let q = this.stored.get(ssid);
+    if (!q) this.stored.set(ssid, (q = []));
+    q.push({ sink, response });
+    if (q.length > MAX_STORED_NOTIFICATIONS) q.splice(0, q.length - MAX_STORED_NOTIFICATIONS);
+  }
+
+  /** Sends the stored notifications of one server, oldest first. */
+  private flushStored(ssid: number): void {
+    const q = this.stored.get(ssid);
+    this.stored.delete(ssid);
+    for (const n of q ?? []) this.deliver(ssid, n.sink, n.response);
+  }
+
+  /** Notifications stored for a server while it is disabled or the device is offline. */
+  storedNotifications(ssid: number): number {
+    return this.stored.get(ssid)?.length ?? 0;
+  }
+
+  /**
+   * The device loses connectivity towards one server (or all): incoming datagrams are dropped and
+   * notifications are stored or dropped per /1/x/6 until {@link goOnline}. Registration timers keep running.
+   */
+  goOffline(ssid?: number): void {
+    for (const s of this.sessions.values()) {
+      if (ssid !== undefined && s.shortServerId !== ssid) continue;
+      this.offline.add(s.shortServerId);
+      s.connection.setAsleep(true);
+    }
+  }
+
+  /** Connectivity is back: Update (the address may have changed), then report the stored notifications in order. */
+  async goOnline(ssid?: number): Promise<void> {
+    await Promise.all([...this.sessions.values()].map(async (s) => {
+      const id = s.shortServerId;
+      if ((ssid !== undefined && id !== ssid) || !this.offline.delete(id)) return;
+      if (!this.asleep.has(id)) s.connection.setAsleep(false);
+      await s.update();
+      if (s.state === 'registered') this.flushStored(id);
+    }));
+  }
+
   private wake(ssid: number, conn: ServerConnection): void {
     if (this.asleep.delete(ssid)) {
-      conn.setAsleep(false);
+      if (!this.offline.has(ssid)) conn.setAsleep(false);
       this.emit('asleep', ssid, false);
     }
   }
