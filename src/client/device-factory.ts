@@ -61,6 +61,13 @@ export function modelFor(models: ModelRegistry, objectId: number, lwm2mVersion: 
   return best;
 }
 
+let shared: ModelRegistry | undefined;
+/** One registry of the shipped models for every device built without its own (it is only read here). */
+function sharedRegistry(): ModelRegistry {
+  shared ??= loadBuiltinRegistry();
+  return shared;
+}
+
 export interface DeviceTree {
   tree: ObjectTree;
   objects: ManagedObject[];
@@ -71,7 +78,7 @@ export interface DeviceTree {
 /** Builds a device's objects 0–7 (and extra ones) from the shipped OMA models and a configuration. */
 export function createDeviceTree(config: DeviceConfig): DeviceTree {
   const version = config.lwm2mVersion ?? '1.1';
-  const models = config.models ?? loadBuiltinRegistry();
+  const models = config.models ?? sharedRegistry();
   const clock = config.clock ?? systemClock;
   const m = (id: number): ObjectModel => modelFor(models, id, version);
   const tree = new ObjectTree();

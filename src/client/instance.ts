@@ -6,6 +6,7 @@ import type {
 } from '../model/node.js';
 import { isExecutable, isReadable, isWritable, type ObjectModel, type ResourceModel } from '../model/types.js';
 import type { RequestContext } from './context.js';
+import { checkRange } from './range.js';
 
 /** A stored resource: a single value, or resource instances by id for a multiple resource. */
 export type ResourceData = ResourceValue | ReadonlyMap<number, ResourceValue>;
@@ -165,6 +166,7 @@ export class ObjectInstance {
       data = node.value;
     }
     data = this.coerceWhere(model, data, where);
+    checkRange(model, data, where);
     this.behaviours.get(node.id)?.write?.(data, ctx);
     this.set(node.id, data);
   }
@@ -188,7 +190,8 @@ export class ObjectInstance {
       if (isExecutable(model) || (!ctx.internal && !ctx.bootstrap && !isWritable(model))) {
         throw new LwM2MError('METHOD_NOT_ALLOWED', `${this.path.toString()}/${r.id} (${model.name}) is not writable`);
       }
-      this.coerceWhere(model, r.kind === 'resource' ? r.value : r.instances, `${this.path.toString()}/${r.id}`);
+      const where = `${this.path.toString()}/${r.id}`;
+      checkRange(model, this.coerceWhere(model, r.kind === 'resource' ? r.value : r.instances, where), where);
     }
     for (const r of node.resources.values()) this.writeResource(r, ctx, replace);
     if (replace) {

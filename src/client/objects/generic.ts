@@ -14,6 +14,9 @@ import {
   createGenerator, hashSeed, isGenerator, type GeneratedValue, type Generator,
 } from '../generators.js';
 import { ObjectInstance, type ResourceData } from '../instance.js';
+import { checkRange } from '../range.js';
+
+export { checkRange } from '../range.js';
 import { LwM2MObject, type InstanceFactory } from '../object.js';
 
 // ---- shared building blocks ----------------------------------------------------------------------
@@ -86,47 +89,13 @@ export function checkInt(v: number | undefined, field: string, min: number, max:
 }
 
 /**
- * Refuses values outside the model's RangeEnumeration (numbers: value range; String/Opaque: length) and
- * negative durations (Integer resources in seconds). LwM2M-TS-Core 1.1 §6.3.3: a Write with an invalid
- * value is answered 4.00 Bad Request.
- */
-export function checkRange(model: ResourceModel, data: ResourceData, where: string): void {
-  if (data instanceof Map) {
-    for (const [riid, v] of data as ReadonlyMap<number, ResourceValue>) checkRange(model, v, `${where}/${riid}`);
-    return;
-  }
-  const v = data as ResourceValue;
-  const r = model.range;
-  const bad = (what: string): LwM2MError => new LwM2MError('BAD_VALUE', `${where} (${model.name}): ${what}`);
-  if (typeof v === 'number' || typeof v === 'bigint') {
-    if (r?.min !== undefined && v < r.min) throw bad(`${String(v)} is below the minimum ${r.min}`);
-    if (r?.max !== undefined && v > r.max) throw bad(`${String(v)} is above the maximum ${r.max}`);
-    if (model.units === 's' && v < 0) throw bad(`a duration cannot be negative (${String(v)})`);
-    return;
-  }
-  if (r !== undefined && (typeof v === 'string' || v instanceof Uint8Array)) {
-    const len = v.length;
-    const unit = typeof v === 'string' ? 'characters' : 'bytes';
-    if (r.min !== undefined && r.min === r.max && len !== r.min) throw bad(`must be exactly ${r.min} ${unit}, got ${len}`);
-    if (r.min !== undefined && len < r.min) throw bad(`at least ${r.min} ${unit}, got ${len}`);
-    if (r.max !== undefined && len > r.max) throw bad(`at most ${r.max} ${unit}, got ${len}`);
-  }
-}
-
-/**
- * Installs a write behaviour on every non-executable resource: range checks, then the hook of that
- * resource (if any). Covers Bootstrap-Write too (the Security object's resources have no operations).
+ * Installs the write hooks of some resources. Range checks need no hook: ObjectInstance checks every
+ * write (DM, composite, bootstrap, create) against the model (see ../range.ts).
  */
 export function guardWrites(inst: ObjectInstance, hooks: Readonly<Record<number, WriteHook>> = {}): void {
-  for (const [rid, r] of inst.model.resources) {
-    if (isExecutable(r)) continue;
-    const hook = hooks[rid];
-    inst.behave(rid, {
-      write: (v, ctx) => {
-        checkRange(r, v, `${inst.path.toString()}/${rid}`);
-        hook?.(v, ctx);
-      },
-    });
+  for (const [key, hook] of Object.entries(hooks)) {
+    const rid = Number(key);
+    if (hook && inst.model.resources.has(rid)) inst.behave(rid, { write: (v, ctx) => hook(v, ctx) });
   }
 }
 
