@@ -20,6 +20,8 @@ export interface CoapConnectionFactoryOptions {
   timing?: Partial<CoapTiming>;
   /** Confirmable notifications (default false: NON, RFC 7641 §4.5). */
   confirmableNotifications?: boolean;
+  /** Bytes of node-coap's response cache per device (default 32 KiB). */
+  cacheSize?: number;
   /** Block1 size for large requests (Send…), 16–1024. */
   block1Size?: number;
 }
@@ -79,6 +81,8 @@ export class CoapServerConnection implements ServerConnection {
       logger: opts.logger ?? silentLogger,
       ...(opts.timing ? { timing: opts.timing } : {}),
       ...(opts.block1Size ? { block1Size: opts.block1Size } : {}),
+      // One device's responses and CON notifications in flight: 32 KiB holds hundreds (DESIGN §2: bound it).
+      cacheSize: opts.cacheSize ?? 32 * 1024,
     });
   }
 

@@ -34,6 +34,12 @@ export interface LwM2MServerOptions {
   models?: ModelLookup;
   timing?: Partial<CoapTiming>;
   registration?: Omit<RegistrationServiceOptions, 'clock' | 'log'>;
+  /**
+   * Bytes of node-coap's response cache on the server socket. The server never sends notifications and the
+   * endpoint's demultiplexer answers retransmitted requests itself, so it stays small: a large one holds
+   * a response object per registration for EXCHANGE_LIFETIME (≈ 5 KB each). Default 16 KiB.
+   */
+  cacheSize?: number;
   /** Default timeout of a DM request, ms (default: the CoAP exchange bound). */
   requestTimeoutMs?: number;
 }
@@ -91,6 +97,7 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     this.registrations = new RegistrationService({ ...(opts.registration ?? {}), clock, log: this.log });
     this.endpoint = new CoapEndpoint({
       socket: opts.socket, clock, logger: this.log, ...(opts.timing ? { timing: opts.timing } : {}),
+      cacheSize: opts.cacheSize ?? 16 * 1024,
       handler: (req) => this.onRequest(req),
     });
     this.registrations.on('registered', (r) => setImmediate(() => this.emit('registered', r)));
