@@ -45,7 +45,8 @@ export function checkCapacity(devices: number, processes: number): CapacityCheck
   const perProcess = Math.max(0, fd - FD_RESERVE);
   if (Math.ceil(devices / Math.max(1, processes)) > perProcess) {
     problems.push(`${devices} devices need ${Math.ceil(devices / perProcess)} processes at ulimit -n ${fd} (one socket per device); ` +
-      `raise it (ulimit -n ${Math.ceil(devices / Math.max(1, processes)) + FD_RESERVE}) or shard the run (--shard i/n on several machines)`);
+      `raise it (ulimit -n ${Math.ceil(devices / Math.max(1, processes)) + FD_RESERVE}), run more processes (--processes ${Math.ceil(devices / Math.max(1, perProcess))}) ` +
+      'or shard the run (--shard i/n on several machines)');
   }
   const ports = ephemeralPorts();
   if (ports !== undefined && devices > ports - 1000) {
@@ -58,4 +59,34 @@ export function checkCapacity(devices: number, processes: number): CapacityCheck
       'run fewer devices per machine (--shard i/n)');
   }
   return { ok: problems.length === 0, perProcess, problems };
+}
+
+/** Upper bound on forked processes (a guard against absurd requests). */
+export const MAX_PROCESSES = 64;
+
+export interface ProcessPlan {
+  /** Processes to run the devices in (1 = this process alone). */
+  readonly processes: number;
+  /** Devices one process can hold (file descriptors). */
+  readonly perProcess: number;
+  /** Why this number: forced by --processes, or the file-descriptor limit. */
+  readonly reason: string;
+}
+
+/**
+ * How many processes `devices` need: `forced` (--processes) when given, else one process when its
+ * file-descriptor limit holds them (one UDP socket per device), else enough processes that each fits.
+ */
+export function planProcesses(devices: number, forced?: number): ProcessPlan {
+  const fd = openFileLimit() ?? 1024;
+  const perProcess = Math.max(1, fd - FD_RESERVE);
+  if (forced !== undefined) {
+    return { processes: Math.max(1, Math.min(MAX_PROCESSES, forced)), perProcess, reason: '--processes' };
+  }
+  const processes = Math.max(1, Math.ceil(devices / perProcess));
+  return {
+    processes: Math.min(MAX_PROCESSES, processes),
+    perProcess,
+    reason: processes > 1 ? `${devices} devices exceed one process's ${perProcess} sockets (ulimit -n ${fd}, one UDP socket per device)` : 'fits one process',
+  };
 }

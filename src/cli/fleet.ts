@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.js';
-import { runFleet, loadForRun, type FleetOutputs } from '../../simulators/run.js';
+import { runFleet, loadForRun, nullStream, type FleetOutputs } from '../../simulators/run.js';
+import { isParentMessage, type ChildMessage } from '../../simulators/fork.js';
 import { renderSummary } from '../../simulators/report/console.js';
 import { mergeReports, serializeReport } from '../../simulators/report/json.js';
 import { renderJUnit } from '../../simulators/report/junit.js';
@@ -40,6 +41,11 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
   const interrupt = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
+    // A forked child (--ipc-progress) stops when its parent says so or goes away.
+    if (process.send !== undefined) {
+      process.on('message', (m: unknown) => { if (isParentMessage(m)) resolve(); });
+      process.once('disconnect', () => resolve());
+    }
   });
   const parser = yargs([...argv])
     .scriptName('lwm2m-fleet')
@@ -47,12 +53,15 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
     .command('run <scenario>', 'run a scenario of simulated devices', (y) => y
       .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario YAML file' })
       .option('target', { type: 'string', describe: 'embedded | coap://host:port (overrides the scenario)' })
+      .option('bootstrap-target', { type: 'string', describe: 'coap://host:port of the Bootstrap-Server (with --target: both replace the scenario\'s target)' })
       .option('devices', { type: 'number', describe: 'number of devices (arrival rates scale)' })
       .option('duration', { type: 'string', describe: 'length of the whole run, e.g. 5m' })
       .option('out', { type: 'string', array: true, default: [] as string[], describe: 'json=FILE and/or junit=FILE' })
       .option('metrics-port', { type: 'number', describe: 'serve Prometheus /metrics while running' })
       .option('shard', { type: 'string', describe: 'run shard i of n (0-based): i/n' })
       .option('workers', { type: 'number', describe: 'worker threads (default: cores; 0 = in this thread)' })
+      .option('processes', { type: 'number', describe: 'fork N processes for the devices (default: as many as the open-file limit needs, usually 1)' })
+      .option('ipc-progress', { type: 'boolean', hidden: true, describe: 'forked child: stream snapshots to the parent over IPC, no status or summary' })
       .option('seed', { type: 'string', describe: 'seed for every random choice' })
       .option('time-scale', { type: 'number', describe: 'compress (<1) or stretch (>1) the scenario timeline (phases, waits); protocol timers unchanged' })
       .option('log-level', { type: 'string', choices: LOG_LEVELS as string[], describe: 'pino JSON logs on stderr' }),
@@ -69,8 +78,15 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
           throw new CliError(`--duration ${a.duration}: ${(e as Error).message}`);
         }
       }
+      if (a.processes !== undefined && (!Number.isInteger(a.processes) || a.processes < 1 || a.processes > 64)) throw new CliError('--processes must be an integer in 1..64');
+      const bootstrapTarget = a['bootstrap-target'];
+      if (bootstrapTarget !== undefined && !/^coaps?:\/\/[^/]+/.test(bootstrapTarget)) throw new CliError(`--bootstrap-target ${bootstrapTarget}: expected coap://host:port`);
+      if (bootstrapTarget !== undefined && a.target === 'embedded') throw new CliError('--bootstrap-target goes with --target coap://host:port, not embedded');
       const target = parseTarget(a.target);
       const shard = parseShard(a.shard);
+      const ipc = a['ipc-progress'] === true;
+      if (ipc && process.send === undefined) throw new CliError('--ipc-progress: only for processes forked by lwm2m-fleet');
+      const send = (m: ChildMessage): void => { if (process.connected) process.send?.(m); };
       const report = await runFleet({
         scenarioFile: a.scenario as string,
         overrides: {
@@ -78,12 +94,15 @@ export async function runFleetCli(argv: readonly string[]): Promise<number> {
           ...(durationMs !== undefined ? { durationMs } : {}),
           ...(a.seed !== undefined ? { seed: a.seed } : {}),
           ...(timeScale !== undefined ? { timeScale } : {}),
-          ...(target !== undefined ? { target } : {}),
+          ...(target !== undefined && bootstrapTarget === undefined ? { target } : {}),
           ...(a['metrics-port'] !== undefined ? { metricsPort: a['metrics-port'] } : {}),
         },
         outputs: parseOuts(a.out),
         ...(shard ? { shard } : {}),
         ...(a.workers !== undefined ? { workers: a.workers } : {}),
+        ...(a.processes !== undefined ? { processes: a.processes } : {}),
+        ...(bootstrapTarget !== undefined ? { endpoints: { ...(target !== undefined ? { serverUri: target } : {}), bootstrapUri: bootstrapTarget } } : {}),
+        ...(ipc ? { status: nullStream(), out: nullStream(), progressSink: (snapshot) => send({ type: 'snapshot', snapshot }) } : {}),
         ...(a['log-level'] ? { logLevel: a['log-level'] as LogLevel } : {}),
         interrupt,
       });

@@ -147,3 +147,76 @@ describe('lwm2m-fleet against lwm2m-server started as a separate process', () =>
     expect(report.merged?.reports).toBe(2);
   });
 });
+
+describe('lwm2m-fleet run --metrics-port (Prometheus while running)', () => {
+  it('serves /metrics during the run: counters, gauges and per-operation latency', async () => {
+    const child = spawn(process.execPath, [fleetBin, 'run', 'scenarios/quickstart.yaml', '--devices', '12', '--time-scale', '0.5', '--workers', '1', '--log-level', 'error', '--metrics-port', '0'],
+      { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    let stderr = '';
+    child.stdout.resume();
+    const closed = once(child, 'close') as Promise<[number | null]>;
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no metrics URL announced: ${stderr}`)), 20_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          reject(new Error(`ended before announcing the metrics URL: ${stderr}`));
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          const m = /Prometheus metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr);
+          if (m) {
+            clearTimeout(t);
+            resolve(m[1] as string);
+          }
+        });
+      });
+      // Bounded poll: until the first snapshot with a register latency arrives (≤ 100 × 100 ms).
+      let body = '';
+      for (let i = 0; i < 100 && !/operation_duration_seconds_count\{operation="register"\} [1-9]/.test(body); i++) {
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+          expect(res.status).toBe(200);
+          expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+          body = await res.text();
+        } catch (e) {
+          if (child.exitCode !== null) throw e;
+        }
+        if (!/operation_duration_seconds_count\{operation="register"\} [1-9]/.test(body)) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toMatch(/^# TYPE lwm2m_fleet_operation_duration_seconds summary$/m);
+      expect(body).toMatch(/^lwm2m_fleet_operation_duration_seconds\{operation="register",quantile="0\.95"\} [0-9.e-]+$/m);
+      expect(body).toMatch(/^lwm2m_fleet_devices_started_total [1-9]\d*$/m);
+      expect(body).toMatch(/^lwm2m_fleet_devices_connected -?\d+$/m);
+      expect(body).toMatch(/^lwm2m_fleet_devices_target 12$/m);
+      const [code] = await closed;
+      expect(code, stderr).toBe(0);
+      // closed at the end of the run
+      await expect(fetch(url, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    } finally {
+      clearTimeout(killer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+});
+
+describe('lwm2m-fleet run --processes (automatic process sharding)', () => {
+  it.each(['quickstart', 'bootstrap'])('scenarios/%s.yaml over 2 forked processes → one merged report with every device', async (name) => {
+    const json = join(tmp, `forked-${name}.json`);
+    const r = await cli(fleetBin, ['run', `scenarios/${name}.yaml`, ...short, '--duration', '12s', '--processes', '2', '--out', `json=${json}`], 90_000);
+    expect([0, 99], r.stderr + r.stdout).toContain(r.code);
+    expect(r.stderr).toContain('forking 2 processes');
+    expect(r.stdout).toContain('merged from 2 reports');
+    const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
+    expect(report.devices).toMatchObject({ target: 12, started: 12, registered: 12, failed: 0 });
+    expect(report.metrics['register']?.count ?? 0).toBeGreaterThanOrEqual(12);
+    expect(report.merged?.reports).toBe(2);
+    expect(report.merged?.shards.map((s) => `${s.index}/${s.total}`).sort()).toEqual(['0/2', '1/2']);
+    expect(report.exitCode).toBe(r.code);
+  }, 120_000);
+
+  it('--processes out of range → exit 2', async () => {
+    expect((await cli(fleetBin, ['run', 'scenarios/quickstart.yaml', '--processes', '0'])).code).toBe(2);
+  });
+});

@@ -374,6 +374,19 @@ const BAD: readonly Bad[] = [
     ],
   },
   {
+    name: 'bare steps take no value',
+    yaml: `${BASE}flows:\n  - steps:\n      - register: 5\n      - reboot: 5s\n`,
+    errors: [
+      'bad.yaml:8:19: flows[0].steps[0].register: takes no value: write just the step name, got the number 5',
+      'bad.yaml:9:17: flows[0].steps[1].reboot: takes nothing or { downtime: 5s }, got the string "5s"',
+    ],
+  },
+  {
+    name: 'merge keys: errors inside merged maps point at the anchored node',
+    yaml: 'x-phase: &p\n  duration: 10 sec\ndevices:\n  count: 10\nphases:\n  - <<: *p\n    arrivalRate: 1\n',
+    errors: ['bad.yaml:2:13: phases[0].duration: must be a duration such as 500ms, 1.5s, 30s, 2m, 1h or 1m30s (a bare number is seconds), got "10 sec"'],
+  },
+  {
     name: 'a YAML alias is followed (error at the alias)',
     yaml: 'phaseDefaults: &d\n  duration: 10s\ndevices:\n  count: 10\nphases:\n  - *d\n',
     errors: [
@@ -517,6 +530,12 @@ describe('normalised model', () => {
     expect(s.devices).toMatchObject({ count: 10, start: 0, lwm2m: '1.1', lifetimeS: 300, binding: 'U', bootstrap: false, security: { mode: 'nosec' } });
     expect(s.devices.awakeTimeMs).toBeUndefined();
     expect(s.flows.map((f) => [f.name, f.weight, f.steps.map((st) => st.kind)])).toEqual([['default', 1, ['register']]]);
+  });
+
+  it('x- extension fields hold YAML anchors; merge keys work', async () => {
+    const s = await parse('x-steady: &steady\n  duration: 5s\n  pause: true\nx-wait: &w { wait: 2s }\ndevices:\n  count: 5\nphases:\n  - { duration: 5s, arrivalRate: 1 }\n  - <<: *steady\n    name: calm\nflows:\n  - steps: [register, *w]\n');
+    expect(s.phases[1]).toMatchObject({ name: 'calm', durationMs: 5000, pause: true, startMs: 5000 });
+    expect(s.flows[0]?.steps[1]).toMatchObject({ kind: 'wait', durationMs: 2000 });
   });
 
   it('targets: URIs with default ports, IPv6', async () => {
