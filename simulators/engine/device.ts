@@ -2,7 +2,8 @@ import { LwM2MClient, type RequestInfo } from '../../src/client/client.js';
 import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
 import { createDeviceTree, type DeviceTree } from '../../src/client/device-factory.js';
 import { createGenerator, createPrng, hashSeed, randomWalk, type GeneratedValue } from '../../src/client/generators.js';
-import type { GenericValue } from '../../src/client/objects/generic.js';
+import { startSampling, toResourceValue, type GenericValue } from '../../src/client/objects/generic.js';
+import type { ObjectInstance } from '../../src/client/instance.js';
 import type { Clock, TimerHandle } from '../../src/core/clock.js';
 import { isLwM2MError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -96,6 +97,18 @@ export class SimDevice {
         ...(o.sampleIntervalMs !== undefined ? { sampleIntervalS: o.sampleIntervalMs / 1000 } : {}),
       })),
     });
+    // Scenario values for the built-in objects (3–7) go onto the instances the factory built.
+    for (const o of d.objects.filter((x) => builtin.has(x.id))) {
+      for (const i of o.instances) {
+        const inst = this.device.tree.object(o.id)?.instance(i.id);
+        if (!inst) continue;
+        for (const v of i.values) this.applyValue(inst, v.resourceId, v.value, hashSeed('values', s.options.seed, resolved.index, o.id, v.resourceId));
+      }
+      const managed = this.device.objects.find((m) => m.id === o.id);
+      const live = (inst: ObjectInstance): number[] =>
+        o.instances.find((i) => i.id === inst.id)?.values.filter((v) => v.value.kind === 'generator').map((v) => v.resourceId) ?? [];
+      if (managed && o.sampleIntervalMs !== undefined) startSampling(managed, env.clock, o.sampleIntervalMs / 1000, live);
+    }
     this.client = new LwM2MClient({
       endpoint: resolved.endpoint,
       lwm2mVersion: d.lwm2m,
@@ -128,6 +141,18 @@ export class SimDevice {
         m.addGauge(Gauges.devicesRegistered, -1);
       }
     });
+  }
+
+  /** Gives a resource a constant, a list, or a generator (a live value from then on). */
+  private applyValue(inst: ObjectInstance, rid: number, v: ValueSpec, seed: number): void {
+    if (v.kind === 'constant') inst.set(rid, v.value as ResourceValue);
+    else if (v.kind === 'list') inst.set(rid, new Map(v.values.map((x, i) => [i, x as ResourceValue])));
+    else {
+      const gen = createGenerator(v.spec, { seed, clock: this.env.clock });
+      const model = inst.resourceModel(rid);
+      inst.behave(rid, { read: () => toResourceValue(gen.next(this.env.clock.now()) as GeneratedValue, model) });
+      inst.touch(rid);
+    }
   }
 
   private onRequest(r: RequestInfo): void {
@@ -211,16 +236,8 @@ export class SimDevice {
         return;
       case 'set': {
         const path = parsePath(step.path);
-        const inst = this.client.tree.requireInstance(path);
-        const v = step.value;
-        const rid = path.resourceId as number;
-        if (v.kind === 'constant') inst.set(rid, v.value as ResourceValue);
-        else if (v.kind === 'list') inst.set(rid, new Map(v.values.map((x, i) => [i, x as ResourceValue])));
-        else {
-          const gen = createGenerator(v.spec, { seed: hashSeed('set', this.env.scenario.options.seed, this.resolved.index), clock: this.env.clock });
-          inst.behave(rid, { read: () => gen.next(this.env.clock.now()) as GeneratedValue as ResourceValue });
-          inst.touch(rid);
-        }
+        this.applyValue(this.client.tree.requireInstance(path), path.resourceId as number, step.value,
+          hashSeed('set', this.env.scenario.options.seed, this.resolved.index));
         return;
       }
       case 'send': {
