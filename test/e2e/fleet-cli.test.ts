@@ -220,3 +220,31 @@ describe('lwm2m-fleet run --processes (automatic process sharding)', () => {
     expect((await cli(fleetBin, ['run', 'scenarios/quickstart.yaml', '--processes', '0'])).code).toBe(2);
   });
 });
+
+describe('lwm2m-fleet run: Ctrl-C', () => {
+  it('SIGINT stops gracefully: devices de-register and the report is still written', async () => {
+    const json = join(tmp, 'interrupted.json');
+    const child = spawn(process.execPath, [fleetBin, 'run', 'scenarios/quickstart.yaml', '--devices', '10', '--workers', '1',
+      '--duration', '10m', '--log-level', 'error', '--out', `json=${json}`], { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+    let stderr = '';
+    const closed = once(child, 'close');
+    // Wait until devices are online (a plain status line with registered devices), then interrupt.
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/devices [1-9]\d*\/10 registered/.test(stderr)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGINT');
+    const [code] = (await closed) as [number | null];
+    expect([0, 99]).toContain(code);
+    expect(stderr).toContain('stopping');
+    const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
+    expect(report.devices.registered).toBeGreaterThan(0);
+    expect(report.metrics['deregister']?.count).toBe(report.devices.started);
+  }, 90_000);
+});
