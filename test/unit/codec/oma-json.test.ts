@@ -10,6 +10,7 @@ import {
 } from '../../../src/model/node.js';
 import type { ModelLookup, ObjectModel, ResourceModel, ResourceType } from '../../../src/model/types.js';
 import { fuzzDecoder } from '../../helpers/fuzz.js';
+import { DEVICE_INSTANCE } from '../../helpers/device-fixture.js';
 
 // ---- test models ----------------------------------------------------------------------------------
 
@@ -142,21 +143,6 @@ function natural(v: ResourceValue): ResourceValue {
 
 // ---- the Device example ---------------------------------------------------------------------------
 
-const DEVICE_INSTANCE = objectInstance(0, [
-  resource(0, 'Open Mobile Alliance'),
-  resource(1, 'Lightweight M2M Client'),
-  resource(2, '345000123'),
-  resource(3, '1.0'),
-  multipleResource(6, [1, 5]),
-  multipleResource(7, [3800, 5000]),
-  multipleResource(8, [125, 900]),
-  resource(9, 100),
-  resource(10, 15),
-  multipleResource(11, [0]),
-  resource(13, new Date(1367491215 * 1000)),
-  resource(14, '+02:00'),
-  resource(16, 'U'),
-]);
 
 /*
  * The Device Object example of LwM2M-TS-Core 1.1 §7.4.5 (1.0 §6.4.4): GET /3/0 answered in JSON.

@@ -13,6 +13,7 @@ import {
 } from '../../../src/model/node.js';
 import type { ModelLookup, ObjectModel, ResourceModel, ResourceType } from '../../../src/model/types.js';
 import { fuzzDecoder } from '../../helpers/fuzz.js';
+import { DEVICE_INSTANCE } from '../../helpers/device-fixture.js';
 
 // ---- models ---------------------------------------------------------------------------------------
 
@@ -99,21 +100,6 @@ const DEVICE_RESOURCES = [
 /** §7.4.3.2 A) the same with the object instance TLV (0x79 = 121 bytes). */
 const DEVICE_WITH_INSTANCE = `08 00 79 ${DEVICE_RESOURCES}`;
 
-const DEVICE_INSTANCE = objectInstance(0, [
-  resource(0, 'Open Mobile Alliance'),
-  resource(1, 'Lightweight M2M Client'),
-  resource(2, '345000123'),
-  resource(3, '1.0'),
-  multipleResource(6, [1, 5]),
-  multipleResource(7, [3800, 5000]),
-  multipleResource(8, [125, 900]),
-  resource(9, 100),
-  resource(10, 15),
-  multipleResource(11, [0]),
-  resource(13, new Date(1367491215 * 1000)),
-  resource(14, '+02:00'),
-  resource(16, 'U'),
-]);
 
 /** §7.4.3.2 B) Read /2: two Access Control instances; ACL[310] uses a 16-bit resource instance id (0x61). */
 const ACL_OBJECT = '08 00 0E C1 00 01 C1 01 00 83 02 41 7F 07 C1 03 7F' +
