@@ -2,6 +2,9 @@
  * CoapEndpoint: one DatagramSocket carrying both directions, built on node-coap 1.5.0 —
  * `new coap.Agent({ socket })` for our requests, `coap.createServer().listen(socket)` for requests to us
  * (an LwM2M server sends its requests to the port the Register came from).
+ * Both halves are created on demand (the Agent on our first request, the Server on the first datagram
+ * for it) and the Agent is released again when idle (agentIdleMs): an idle registered device holds
+ * neither, which is most of a device's CoAP heap (≈ 5.5 KB of 8 KB per endpoint).
  *
  * Neither half touches the socket directly: src/coap/mux.ts routes every datagram to exactly one of
  * them, detects duplicates (RFC 7252 §4.5) and answers pings. Timing is per endpoint through
@@ -53,6 +56,12 @@ export interface CoapEndpointOptions {
   maxRequestBodySize?: number;
   /** Bound on remembered MIDs (duplicate detection, ACK matching). Default 4096. */
   messageCacheEntries?: number;
+  /**
+   * node-coap's Agent (our requests) is created on the first request and released once it has had
+   * nothing outstanding for this long (ms); Infinity keeps it. Nothing of an exchange lives in it after
+   * the exchange ended: duplicate detection and replayed ACKs are the mux's (RFC 7252 §4.5). Default 1000.
+   */
+  agentIdleMs?: number;
   /** Close the socket in close(). Default true. */
   closeSocket?: boolean;
   handler?: CoapRequestHandler;
@@ -72,8 +81,13 @@ export class CoapEndpoint implements ObservationHost {
   readonly clock: Clock;
   private readonly logger: Logger;
   private readonly mux: CoapMux;
-  private readonly agent: Agent;
-  private readonly server: Server;
+  /** Created on demand (first request, or a datagram for the client side), released when idle. */
+  private agentInstance: Agent | undefined;
+  private agentIdleTimer: TimerHandle | undefined;
+  private readonly agentIdleMs: number;
+  /** Created on the first datagram for the server side (an idle device never gets one). */
+  private serverInstance: Server | undefined;
+  private readonly cacheSize: number;
   private readonly block1Size: number;
   private readonly maxRequestBodySize: number;
   private readonly piggybackReplyMs: number;
@@ -98,6 +112,10 @@ export class CoapEndpoint implements ObservationHost {
     this.handler = options.handler ?? (() => ({ code: '4.04' }));
     const cacheSize = options.cacheSize ?? 256 * 1024;
     if (!(cacheSize > 0)) throw new RangeError(`cacheSize must be > 0, got ${cacheSize}`);
+    this.cacheSize = cacheSize;
+    const agentIdleMs = options.agentIdleMs ?? 1000;
+    if (!(agentIdleMs >= 0)) throw new RangeError(`agentIdleMs must be >= 0, got ${agentIdleMs}`);
+    this.agentIdleMs = agentIdleMs;
 
     this.mux = new CoapMux({
       socket: this.socket,
@@ -108,27 +126,71 @@ export class CoapEndpoint implements ObservationHost {
       logger: this.logger,
       screenRequest: (msg, h) => this.screenRequest(msg, h),
       onServerReset: (peer, token) => this.serverObservations.get(observationKey(peer, token))?.finish('reset'),
+      attachSide: (side) => {
+        if (this.closed) return;
+        // A stray or late datagram for the client side still gets node-coap's answer (RST to an unknown
+        // CON response, RFC 7252 §4.2), so the Agent is created for it and released again when idle.
+        if (side === 'client') this.scheduleAgentRelease(this.ensureAgent());
+        else this.ensureServer();
+      },
     });
+  }
 
-    // The one place node-coap is handed something that is not a dgram.Socket: see SideSocket.
-    this.agent = new Agent({ socket: this.mux.client as unknown as Socket });
+  /** node-coap's Agent for our requests, created on first use (see agentIdleMs). */
+  private ensureAgent(): Agent {
+    if (this.agentInstance) return this.agentInstance;
+    // The one place node-coap's Agent is handed something that is not a dgram.Socket: see SideSocket.
+    const agent = new Agent({ socket: this.mux.client as unknown as Socket });
     // One MID generator per endpoint (RFC 7252 §4.4) instead of one per node-coap half.
-    this.agent._nextMessageId = () => this.mux.nextMessageId();
-    this.agent.on('error', (err: Error) => this.logger.warn({ err }, 'coap agent error'));
+    agent._nextMessageId = () => this.mux.nextMessageId();
+    agent.on('error', (err: Error) => this.logger.warn({ err }, 'coap agent error'));
+    this.agentInstance = agent;
+    return agent;
+  }
 
-    this.server = withCoapTiming(this.timing, () =>
+  /** node-coap's Server for requests to us, created when the first one arrives. */
+  private ensureServer(): Server {
+    if (this.serverInstance) return this.serverInstance;
+    const server = withCoapTiming(this.timing, () =>
       createServer({
         piggybackReplyMs: this.piggybackReplyMs,
-        cacheSize,
+        cacheSize: this.cacheSize,
         // Must stay true: with false node-coap never sends the response to a NON request.
         sendAcksForNonConfirmablePackets: true,
-        type: this.mux.client.type,
+        type: this.mux.server.type,
       }),
     );
-    this.server.on('error', (err: Error) => this.logger.warn({ err }, 'coap server error'));
-    this.keepBlock2OptionsAcrossBlocks();
-    this.server.on('request', (req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream) => this.onServerRequest(req, res));
-    this.server.listen(this.mux.server);
+    this.serverInstance = server;
+    server.on('error', (err: Error) => this.logger.warn({ err }, 'coap server error'));
+    this.keepBlock2OptionsAcrossBlocks(server);
+    server.on('request', (req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream) => this.onServerRequest(req, res));
+    server.listen(this.mux.server);
+    return server;
+  }
+
+  /** Whether node-coap's Agent still holds a request, token or ACK in flight. */
+  private static agentHolds(agent: Agent): boolean {
+    return agent._msgIdToReq.size > 0 || agent._tkToReq.size > 0 || (agent as unknown as { _msgInFlight: number })._msgInFlight > 0;
+  }
+
+  /** (Re)arms the release of an idle Agent after agentIdleMs; it is re-checked when the timer fires. */
+  private scheduleAgentRelease(agent: Agent | undefined, delayMs = this.agentIdleMs): void {
+    if (!agent || this.closed || agent !== this.agentInstance || !Number.isFinite(this.agentIdleMs)) return;
+    this.agentIdleTimer?.cancel();
+    this.agentIdleTimer = this.clock.setTimeout(() => {
+      this.agentIdleTimer = undefined;
+      if (this.closed || this.agentInstance !== agent) return;
+      // A request or observation of ours re-arms this when it ends.
+      if (this.pending.size > 0 || this.clientObservations.size > 0) return;
+      if (CoapEndpoint.agentHolds(agent)) {
+        // node-coap's own leftovers (an ACK being sent): look again later, not in a tight loop.
+        this.scheduleAgentRelease(agent, Math.max(this.agentIdleMs, this.timing.ackTimeoutMs));
+        return;
+      }
+      this.agentInstance = undefined;
+      agent.close(); // with a socket it was handed, node-coap neither closes it nor removes its listeners
+      this.mux.client.removeAllListeners();
+    }, delayMs);
   }
 
   /** Local address of the socket (asked afresh: a socket wrapper may rebind underneath, e.g. NAT tests). */
@@ -143,7 +205,13 @@ export class CoapEndpoint implements ObservationHost {
 
   /** Sizes of the message-layer tables and of node-coap's request maps (for leak checks). */
   get messageTableSizes(): { seen: number; outstanding: number; agentByMessageId: number; agentByToken: number } {
-    return { ...this.mux.sizes, agentByMessageId: this.agent._msgIdToReq.size, agentByToken: this.agent._tkToReq.size };
+    const agent = this.agentInstance;
+    return { ...this.mux.sizes, agentByMessageId: agent?._msgIdToReq.size ?? 0, agentByToken: agent?._tkToReq.size ?? 0 };
+  }
+
+  /** @internal Which of node-coap's halves exist right now (both are created on demand). */
+  get nodeCoapHalves(): { agent: boolean; server: boolean } {
+    return { agent: this.agentInstance !== undefined, server: this.serverInstance !== undefined };
   }
 
   /** Replaces the request handler. */
@@ -182,7 +250,7 @@ export class CoapEndpoint implements ObservationHost {
         if (!established) {
           stream?.close();
           // node-coap keeps the token of a 4.04 answer to an observe forever; drop it.
-          this.agent._tkToReq.delete(token.toString('hex'));
+          this.agentInstance?._tkToReq.delete(token.toString('hex'));
         }
         const obs = new ClientObservationImpl(this, target, first, established ? stream : undefined, options.maxBuffered ?? 256);
         if (established) this.clientObservations.add(obs);
@@ -199,8 +267,9 @@ export class CoapEndpoint implements ObservationHost {
     this.pending.clear();
     for (const o of [...this.clientObservations]) o.terminate();
     for (const o of [...this.serverObservations.values()]) o.finish('closed');
-    this.server.close();
-    this.agent.close();
+    this.agentIdleTimer?.cancel();
+    this.serverInstance?.close();
+    this.agentInstance?.close();
     this.mux.close();
     if (this.closeSocket) {
       await new Promise<void>((resolve) => {
@@ -222,6 +291,7 @@ export class CoapEndpoint implements ObservationHost {
   /** @internal */
   forgetClientObservation(o: ClientObservationImpl): void {
     this.clientObservations.delete(o);
+    this.scheduleAgentRelease(this.agentInstance);
   }
 
   /** @internal One exchange (one block of a Block1 transfer, or the whole request). */
@@ -249,16 +319,18 @@ export class CoapEndpoint implements ObservationHost {
     let req: OutgoingMessage | undefined;
     const timers: TimerHandle[] = [];
     const pending: Pending = { reject: (e) => fail(e) };
+    const agent = this.ensureAgent();
     const cleanup = (): void => {
       settled = true;
       this.pending.delete(pending);
       for (const t of timers) t.cancel();
       target.signal?.removeEventListener('abort', onAbort);
+      this.scheduleAgentRelease(agent);
     };
     const fail = (e: Error): void => {
       if (settled) return;
       cleanup();
-      if (req) this.agent.abort(req);
+      if (req) agent.abort(req);
       onError(e);
     };
     const onAbort = (): void => fail(new CoapError('COAP_ABORTED', 'request aborted'));
@@ -271,7 +343,7 @@ export class CoapEndpoint implements ObservationHost {
 
     try {
       withCoapTiming(this.timing, () => {
-        const r = this.agent.request({
+        const r = agent.request({
           host: target.host,
           port: target.port,
           method: target.method ?? 'GET',
@@ -303,7 +375,7 @@ export class CoapEndpoint implements ObservationHost {
           // node-coap forgets a request's MID only when a reply carries that same MID; a NON request's
           // response has its own MID (RFC 7252 §5.2.3), so the entry would stay forever.
           const mid = r._packet.messageId;
-          if (mid !== undefined && this.agent._msgIdToReq.get(mid) === r) this.agent._msgIdToReq.delete(mid);
+          if (mid !== undefined && agent._msgIdToReq.get(mid) === r) agent._msgIdToReq.delete(mid);
           onResponse(res, r);
         });
         const onTimeout = (): void => {
@@ -456,9 +528,11 @@ export class CoapEndpoint implements ObservationHost {
    * later blocks lose Content-Format.
    */
   private keepBlock2Options(req: IncomingMessage, res: OutgoingMessage): void {
-    const key = this.server._toCacheKey(req, req._packet);
+    const server = this.serverInstance;
+    if (!server) return;
+    const key = server._toCacheKey(req, req._packet);
     if (key === null) return;
-    const entry = this.server._block2Cache.get(key);
+    const entry = server._block2Cache.get(key);
     if (!entry) return;
     for (const o of res._packet.options ?? []) {
       if (o.name !== 'Block2' && o.name !== 'ETag' && o.name !== 'Size2') entry.options.push(o);
@@ -471,8 +545,8 @@ export class CoapEndpoint implements ObservationHost {
    * block on Content-Format and the other options are gone. Carry them over when the same body is
    * re-added. (Instance override; node-coap binds `_addCacheEntry` from the instance for each response.)
    */
-  private keepBlock2OptionsAcrossBlocks(): void {
-    const cache = this.server._block2Cache;
+  private keepBlock2OptionsAcrossBlocks(server: Server): void {
+    const cache = server._block2Cache;
     const add = cache.add.bind(cache);
     cache.add = (key, entry) => {
       const previous = cache.get(key);

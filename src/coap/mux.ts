@@ -53,6 +53,11 @@ export interface MuxOptions {
   screenRequest?: (msg: Buffer, header: HeaderInfo, rinfo: RemoteInfo) => Buffer | undefined;
   /** An RST answered a message the server side sent (a notification): RFC 7641 §3.6 cancellation. */
   onServerReset?: (peer: { address: string; port: number }, token: Buffer) => void;
+  /**
+   * A datagram is about to be routed to a side nothing listens on yet: the endpoint creates node-coap's
+   * Agent / Server lazily (each costs several KB of heap per socket) and attaches it here.
+   */
+  attachSide?: (side: Side) => void;
 }
 
 export interface MuxStats {
@@ -107,6 +112,7 @@ export class CoapMux {
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly screenRequest: MuxOptions['screenRequest'];
   private readonly onServerReset: MuxOptions['onServerReset'];
+  private readonly attachSide: MuxOptions['attachSide'];
   private lastMessageId: number;
   private closed = false;
   private localAddress: AddressInfo | undefined;
@@ -122,6 +128,7 @@ export class CoapMux {
     this.nonLifetimeMs = options.nonLifetimeMs;
     this.screenRequest = options.screenRequest;
     this.onServerReset = options.onServerReset;
+    this.attachSide = options.attachSide;
     // RFC 7252 §4.4: MIDs from a randomized start, then sequential — one generator for both halves.
     this.lastMessageId = Math.floor(Math.random() * 0x10000);
     this.client = new SideSocket(this, 'client');
@@ -233,7 +240,7 @@ export class CoapMux {
         this.transmit('server', answer, rinfo.port, rinfo.address);
         return;
       }
-      this.server.emit('message', sanitizeBlock1(msg, h), rinfo);
+      this.deliver('server', sanitizeBlock1(msg, h), rinfo);
       return;
     }
     if (h.codeClass >= 2 && h.codeClass <= 5) {
@@ -250,17 +257,24 @@ export class CoapMux {
           return;
         }
         this.outstanding.delete(key);
-        this.client.emit('message', sanitizeBlock1(msg, h), rinfo);
+        this.deliver('client', sanitizeBlock1(msg, h), rinfo);
         return;
       }
       // Separate response or notification (CON/NON): RFC 7252 §4.5 duplicate detection first.
       if (this.isDuplicate(h, peer, rinfo)) return;
-      this.client.emit('message', sanitizeBlock1(msg, h), rinfo);
+      this.deliver('client', sanitizeBlock1(msg, h), rinfo);
       return;
     }
     // Reserved classes 1, 6, 7 (RFC 7252 §12.1): reject a CON with RST (§4.2), ignore the rest.
     if (h.type === MessageType.CON) this.transmit('server', emptyMessage('RST', h.messageId), rinfo.port, rinfo.address);
     else this.stats.malformed++;
+  }
+
+  /** Hands a datagram to one side, letting the endpoint attach that side's node-coap half first. */
+  private deliver(side: Side, msg: Buffer, rinfo: RemoteInfo): void {
+    const target = side === 'client' ? this.client : this.server;
+    if (target.listenerCount('message') === 0) this.attachSide?.(side);
+    target.emit('message', msg, rinfo);
   }
 
   private receiveEmpty(msg: Buffer, h: HeaderInfo, peer: string, rinfo: RemoteInfo): void {
@@ -288,10 +302,10 @@ export class CoapMux {
     }
     this.outstanding.delete(key);
     if (out.side === 'client') {
-      this.client.emit('message', msg, rinfo);
+      this.deliver('client', msg, rinfo);
       return;
     }
-    this.server.emit('message', msg, rinfo);
+    this.deliver('server', msg, rinfo);
     if (h.type === MessageType.RST && out.token.length > 0) {
       this.onServerReset?.({ address: rinfo.address, port: rinfo.port }, out.token);
     }

@@ -251,6 +251,35 @@ describe('CoapEndpoint: bounded state', () => {
   });
 });
 
+describe('CoapEndpoint: node-coap halves on demand', () => {
+  it('creates the Agent for a request and the Server for an incoming request, and releases the idle Agent', async () => {
+    const net = network();
+    const a = endpoint(net, { agentIdleMs: 20 });
+    const b = endpoint(net);
+    b.onRequest(() => ({ code: '2.05', payload: 'x' }));
+    expect(a.nodeCoapHalves).toEqual({ agent: false, server: false });
+    expect(b.nodeCoapHalves).toEqual({ agent: false, server: false });
+    expect((await a.request({ host: HOST, port: b.address().port, path: '/1' })).code).toBe('2.05');
+    expect(b.nodeCoapHalves).toEqual({ agent: false, server: true });
+    expect(a.nodeCoapHalves.server).toBe(false);
+    const deadline = Date.now() + 3000;
+    while (a.nodeCoapHalves.agent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(a.nodeCoapHalves.agent).toBe(false);
+    // A new Agent for the next request, NON this time.
+    expect((await a.request({ host: HOST, port: b.address().port, path: '/2', confirmable: false })).code).toBe('2.05');
+    expect(a.messageTableSizes).toMatchObject({ agentByMessageId: 0, agentByToken: 0 });
+  });
+
+  it('still rejects a CON response matching no request with RST (RFC 7252 §4.2) when no Agent exists', async () => {
+    const net = network();
+    const ep = endpoint(net);
+    const peer = new ScriptedPeer(net);
+    peer.send({ code: '2.05', messageId: 91, confirmable: true, token: Buffer.from('feedbeef', 'hex') }, ep.address().port);
+    const { packet } = await peer.next();
+    expect(packet).toMatchObject({ code: '0.00', reset: true, messageId: 91 });
+  });
+});
+
 describe('CoapEndpoint: one socket, both directions', () => {
   it('routes interleaved requests in both directions (CON and NON) without RST or mix-ups', async () => {
     const net = network({ delayMs: [0, 3], reorder: true, seed: 11 });
