@@ -91,15 +91,8 @@ export class Notifier {
   private evaluate(): void {
     const now = this.opts.clock.now();
     this.lastEvalAt = now;
-    let node: LwM2MNode;
-    try {
-      node = this.opts.read();
-    } catch (e) {
-      this.stop();
-      this.opts.onGone?.(e);
-      return;
-    }
-    if (!this.qualifies(node)) return;
+    const node = this.readOrEnd();
+    if (node === undefined || !this.qualifies(node)) return;
     this.pending = true;
     this.flushWhenAllowed();
   }
@@ -136,15 +129,20 @@ export class Notifier {
     this.notifyNow();
   }
 
-  private notifyNow(): void {
-    let node: LwM2MNode;
+  /** Reads the observed node; when it cannot be read any more, the observation ends (undefined). */
+  private readOrEnd(): LwM2MNode | undefined {
     try {
-      node = this.opts.read();
+      return this.opts.read();
     } catch (e) {
       this.stop();
       this.opts.onGone?.(e);
-      return;
+      return undefined;
     }
+  }
+
+  private notifyNow(): void {
+    const node = this.readOrEnd();
+    if (node === undefined) return;
     this.pending = false;
     this.lastSent = node;
     this.lastSentAt = this.opts.clock.now();

@@ -251,6 +251,19 @@ function parseSms(v: string): string | RegistrationFailure {
   return /^\+?[0-9]{1,15}$/.test(v) ? v : failure('4.00', `sms=${show(v)} is not an MSISDN (up to 15 digits, optional leading +)`);
 }
 
+/** The optional `sms` (MSISDN) and non-standard `at` (awake time, seconds) of a Register or Update. */
+function parseSmsAndAwakeTime(params: QueryParams): { sms: string | undefined; awakeTime: number | undefined } | RegistrationFailure {
+  const smsText = needValue(params, 'sms');
+  if (isFailure(smsText)) return smsText;
+  const sms = smsText === undefined ? undefined : parseSms(smsText);
+  if (isFailure(sms)) return sms;
+  const atText = needValue(params, 'at');
+  if (isFailure(atText)) return atText;
+  const awakeTime = atText === undefined ? undefined : parseUint('at', atText, 0, MAX_LIFETIME_S);
+  if (isFailure(awakeTime)) return awakeTime;
+  return { sms, awakeTime };
+}
+
 /** `Q` is a bare flag (Core 1.1 Table 6.2.1-1); only from 1.1 on. */
 function parseQueueFlag(params: QueryParams, version: LwM2MVersion): boolean | RegistrationFailure {
   if (!params.known.has('Q')) return false;
@@ -316,16 +329,10 @@ export function parseRegister(req: RegistrationRequest, options: RegistrationPar
   const q = parseQueueFlag(params, lwm2mVersion);
   if (isFailure(q)) return q;
 
-  const smsText = needValue(params, 'sms');
-  if (isFailure(smsText)) return smsText;
   // sms is optional even with an S binding: the MSISDN may be provisioned out of band (1.0 Table: "Optional").
-  const sms = smsText === undefined ? undefined : parseSms(smsText);
-  if (isFailure(sms)) return sms;
-
-  const atText = needValue(params, 'at');
-  if (isFailure(atText)) return atText;
-  const awakeTime = atText === undefined ? undefined : parseUint('at', atText, 0, MAX_LIFETIME_S);
-  if (isFailure(awakeTime)) return awakeTime;
+  const reach = parseSmsAndAwakeTime(params);
+  if (isFailure(reach)) return reach;
+  const { sms, awakeTime } = reach;
 
   // Core 1.1 §6.2.1: "Objects and Object Instances" is mandatory in Register.
   if (req.payload.length === 0) return failure('4.00', 'Register needs the objects payload (CoRE Link Format, Content-Format 40)');
@@ -373,15 +380,9 @@ export function parseUpdate(
   if (isFailure(q)) return q;
   const queueMode = lwm2mVersion === '1.0' ? binding?.queueMode : q ? true : undefined;
 
-  const smsText = needValue(params, 'sms');
-  if (isFailure(smsText)) return smsText;
-  const sms = smsText === undefined ? undefined : parseSms(smsText);
-  if (isFailure(sms)) return sms;
-
-  const atText = needValue(params, 'at');
-  if (isFailure(atText)) return atText;
-  const awakeTime = atText === undefined ? undefined : parseUint('at', atText, 0, MAX_LIFETIME_S);
-  if (isFailure(awakeTime)) return awakeTime;
+  const reach = parseSmsAndAwakeTime(params);
+  if (isFailure(reach)) return reach;
+  const { sms, awakeTime } = reach;
 
   // Core 1.1 §6.2.2: the objects list is only sent when it changed; an empty payload means "unchanged".
   let links: RegistrationLinks | undefined;
