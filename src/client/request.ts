@@ -1,6 +1,8 @@
 import type { CoapCode } from '../core/errors.js';
 
-export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
+import type { CoapMethod } from '../coap/message.js';
+
+export type { CoapMethod };
 
 /** A CoAP request as the device's operation layer sees it (transport-independent). */
 export interface DeviceRequest {

@@ -7,7 +7,9 @@ import type { CoapCode } from '../../core/errors.js';
  * here knows about sockets or DTLS records.
  */
 
-export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
+import type { CoapMethod } from '../../coap/message.js';
+
+export type { CoapMethod };
 
 /** The peer a request came from: where the server sends its requests back to (Transport 1.1 §6.2). */
 export interface PeerAddress {
