@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** Path of a libcoap3-bin tool, or undefined when it is not installed (CI installs it: .ci/run). */
-export function libcoapTool(name: 'coap-client-notls' | 'coap-client-openssl' | 'coap-client-gnutls' | 'coap-server-openssl'): string | undefined {
+export function libcoapTool(name: 'coap-client-notls' | 'coap-client-openssl' | 'coap-client-gnutls' | 'coap-server-openssl' | 'coap-server-gnutls'): string | undefined {
   for (const dir of ['/usr/bin', '/usr/local/bin']) {
     const p = `${dir}/${name}`;
     if (existsSync(p)) return p;
