@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { createDtlsClientSocket, isDtlsClientError, type DtlsClientSocket } from '../../src/transport/dtls/client.js';
+import type { PskCipherSuite } from '../../src/transport/dtls/psk-session.js';
+import { libcoapTool, requireLibcoapInCi } from '../helpers/libcoap.js';
+
+/** A UDP port P with P+1 free too (libcoap serves DTLS on P+1). */
+async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const a = createSocket('udp4');
+    await new Promise<void>((r) => a.bind(0, '127.0.0.1', r));
+    const p = a.address().port;
+    const b = createSocket('udp4');
+    const ok = await new Promise<boolean>((r) => {
+      b.once('error', () => r(false));
+      b.bind(p + 1, '127.0.0.1', () => r(true));
+    });
+    a.close();
+    if (ok) b.close();
+    if (ok && p < 65534) return p;
+  }
+  throw new Error('no free UDP port pair');
+}
+
+/** One plain CoAP ping (empty CON, RFC 7252 §4.3) to 127.0.0.1:port; true when anything answers within 200 ms. */
+async function pings(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    const answered = new Promise<boolean>((r) => {
+      const t = setTimeout(() => r(false), 200);
+      s.once('message', () => {
+        clearTimeout(t);
+        r(true);
+      });
+    });
+    s.send(Buffer.from([0x40, 0x00, 0x12, 0x34]), port, '127.0.0.1');
+    return await answered;
+  } finally {
+    s.close();
+  }
+}
+
+interface LibcoapServer {
+  port: number;
+  dtlsPort: number;
+  stop(): Promise<void>;
+}
+
+async function startLibcoapServer(tool: string, key: string): Promise<LibcoapServer> {
+  const port = await freePortPair();
+  const child: ChildProcess = spawn(tool, ['-A', '127.0.0.1', '-p', String(port), '-k', key], { stdio: 'ignore' });
+  const exited = once(child, 'exit');
+  // Ready once its plain CoAP side answers a ping (bounded polling, no fixed sleep).
+  await vi.waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`${tool} exited with ${child.exitCode}`);
+    expect(await pings(port)).toBe(true);
+  }, { timeout: 10_000, interval: 50 });
+  return {
+    port,
+    dtlsPort: port + 1,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+// A key with bytes above 0x7f (its UTF-8 encoding): they must reach the PSK unchanged (not as 'ascii').
+const KEY = 'secretPSK-clé';
+
+/** What Debian's libcoap3 builds accept (measured): OpenSSL offers no CBC suite, GnuTLS no AES_256_CCM_8. */
+const SERVERS = [
+  { name: 'coap-server-openssl', accepted: ['TLS_PSK_WITH_AES_128_GCM_SHA256', 'TLS_PSK_WITH_AES_256_CCM'], refused: 'TLS_PSK_WITH_AES_128_CBC_SHA256' },
+  { name: 'coap-server-gnutls', accepted: ['TLS_PSK_WITH_AES_128_GCM_SHA256', 'TLS_PSK_WITH_AES_128_CBC_SHA256'], refused: 'TLS_PSK_WITH_AES_256_CCM_8' },
+] as const satisfies ReadonlyArray<{ name: 'coap-server-openssl' | 'coap-server-gnutls'; accepted: readonly PskCipherSuite[]; refused: PskCipherSuite }>;
+
+for (const { name, accepted, refused } of SERVERS) {
+  const tool = libcoapTool(name);
+  const enabled = requireLibcoapInCi(tool);
+
+  describe.runIf(enabled)(`DTLS PSK client against ${name}`, () => {
+    let server: LibcoapServer;
+
+    beforeAll(async () => {
+      server = await startLibcoapServer(tool as string, KEY);
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    async function getRoot(socket: DtlsClientSocket): Promise<{ code: string; text: string }> {
+      const ep = new CoapEndpoint({ socket, timing: { ackTimeout: 500 } });
+      try {
+        const res = await ep.request({ host: '127.0.0.1', port: server.dtlsPort, method: 'GET', path: '/' });
+        return { code: res.code, text: Buffer.from(res.payload).toString('utf8') };
+      } finally {
+        await ep.close();
+      }
+    }
+
+    it('completes a TLS_PSK_WITH_AES_128_CCM_8 handshake and GETs / through a CoapEndpoint', async () => {
+      const socket = await createDtlsClientSocket({
+        host: '127.0.0.1', port: server.dtlsPort, identity: 'lwm2m-fleet', key: Buffer.from(KEY), handshakeTimeoutMs: 1000,
+      });
+      expect(socket.stats.handshakes).toBe(1);
+      expect(socket.address()).toMatchObject({ address: '127.0.0.1' });
+      expect(socket.address().port).toBeGreaterThan(0);
+      const res = await getRoot(socket);
+      expect(res.code).toBe('2.05');
+      expect(res.text).toMatch(/libcoap/i);
+    });
+
+    it.each<PskCipherSuite>(accepted)('negotiates %s when configured', async (suite) => {
+      const socket = await createDtlsClientSocket({
+        host: '127.0.0.1', port: server.dtlsPort, identity: 'lwm2m-fleet', key: Buffer.from(KEY), cipherSuites: [suite],
+      });
+      expect((await getRoot(socket)).code).toBe('2.05');
+    });
+
+    it(`a suite the server refuses (${refused}) fails at once with its alert`, async () => {
+      const err: unknown = await createDtlsClientSocket({
+        host: '127.0.0.1', port: server.dtlsPort, identity: 'lwm2m-fleet', key: Buffer.from(KEY), cipherSuites: [refused],
+      }).catch((e: unknown) => e);
+      expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
+      expect((err as { alert?: string }).alert).toBe('handshake_failure');
+      expect((err as { attempts: number }).attempts).toBe(1);
+    });
+
+    it('a wrong key fails with DTLS_HANDSHAKE_FAILED within the configured attempts (no hang)', async () => {
+      const t0 = Date.now();
+      const err: unknown = await createDtlsClientSocket({
+        host: '127.0.0.1', port: server.dtlsPort, identity: 'lwm2m-fleet', key: Buffer.from('wrong-key'),
+        handshakeTimeoutMs: 300, handshakeAttempts: 4, keyRejectedAfter: 2,
+      }).catch((e: unknown) => e);
+      expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
+      expect((err as Error).message).toMatch(/wrong PSK identity or key/);
+      expect(Date.now() - t0).toBeLessThan(300 + 600 + 1000); // two attempts, not four
+    });
+  });
+}
+
+describe('DTLS PSK client without a server', () => {
+  it('times out with DTLS_HANDSHAKE_TIMEOUT after the configured attempts', async () => {
+    const port = await freePortPair(); // nobody listens there
+    const t0 = Date.now();
+    const err: unknown = await createDtlsClientSocket({
+      host: '127.0.0.1', port, identity: 'x', key: Buffer.from('k'), handshakeTimeoutMs: 100, handshakeAttempts: 3,
+    }).catch((e: unknown) => e);
+    expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_TIMEOUT');
+    expect((err as { attempts: number }).attempts).toBe(3);
+    const ms = Date.now() - t0;
+    expect(ms).toBeGreaterThanOrEqual(100 + 200 + 400 - 20);
+    expect(ms).toBeLessThan(5000);
+  });
+});
