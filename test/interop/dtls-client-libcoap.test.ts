@@ -145,7 +145,50 @@ for (const { name, accepted, refused } of SERVERS) {
   });
 }
 
-describe('DTLS PSK client without a server', () => {
+describe('DTLS PSK client against a hostile or absent peer', () => {
+  it('garbage and truncated handshake records from the peer never crash it', async () => {
+    const peer = createSocket('udp4');
+    await new Promise<void>((r) => peer.bind(0, '127.0.0.1', r));
+    const hellos: number[] = [];
+    // Answers every ClientHello with a malformed "ServerHello" flight (valid record header, broken body).
+    peer.on('message', (_m, rinfo) => {
+      hellos.push(rinfo.port);
+      const body = Buffer.from([2, 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0x30, 0xfe, 0xfd, 1, 2, 3]);
+      const header = Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, body.length]);
+      peer.send(Buffer.concat([header, body]), rinfo.port, rinfo.address);
+      peer.send(Buffer.from([22, 0xfe, 0xfd, 0, 0]), rinfo.port, rinfo.address);
+    });
+    try {
+      const err: unknown = await createDtlsClientSocket({
+        host: '127.0.0.1', port: peer.address().port, identity: 'x', key: Buffer.from('k'), handshakeTimeoutMs: 150, handshakeAttempts: 2,
+      }).catch((e: unknown) => e);
+      expect(isDtlsClientError(err)).toBe(true);
+      expect(['DTLS_HANDSHAKE_FAILED', 'DTLS_HANDSHAKE_TIMEOUT']).toContain((err as { code: string }).code);
+      expect(hellos).toHaveLength(2); // one ClientHello per attempt, each from a fresh socket
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('ignores a fatal alert from a stranger (only the peer may end a handshake)', async () => {
+    const stranger = createSocket('udp4');
+    await new Promise<void>((r) => stranger.bind(0, '127.0.0.1', r));
+    const silentPeer = createSocket('udp4');
+    await new Promise<void>((r) => silentPeer.bind(0, '127.0.0.1', r));
+    silentPeer.on('message', (_m, rinfo) => {
+      stranger.send(Buffer.from([21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 2, 40]), rinfo.port, rinfo.address);
+    });
+    try {
+      const err: unknown = await createDtlsClientSocket({
+        host: '127.0.0.1', port: silentPeer.address().port, identity: 'x', key: Buffer.from('k'), handshakeTimeoutMs: 100, handshakeAttempts: 2,
+      }).catch((e: unknown) => e);
+      expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_TIMEOUT');
+    } finally {
+      stranger.close();
+      silentPeer.close();
+    }
+  });
+
   it('times out with DTLS_HANDSHAKE_TIMEOUT after the configured attempts', async () => {
     const port = await freePortPair(); // nobody listens there
     const t0 = Date.now();
