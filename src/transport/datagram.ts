@@ -65,7 +65,9 @@ export type TransportErrorCode =
   | 'TRANSPORT_ADDRESS_NOT_AVAILABLE'
   | 'TRANSPORT_BIND_FAILED'
   | 'TRANSPORT_CLOSED'
-  | 'TRANSPORT_MESSAGE_TOO_LARGE';
+  | 'TRANSPORT_MESSAGE_TOO_LARGE'
+  /** A secure transport (DTLS) has no established session with the destination. */
+  | 'TRANSPORT_NO_SESSION';
 
 /** A socket-level failure with a stable `code` (undici style) and the OS error as `cause`. */
 export class TransportError extends Error {
