@@ -95,7 +95,7 @@ for (const { name, accepted, refused } of SERVERS) {
     });
 
     async function getRoot(socket: DtlsClientSocket): Promise<{ code: string; text: string }> {
-      const ep = new CoapEndpoint({ socket, timing: { ackTimeout: 500 } });
+      const ep = new CoapEndpoint({ socket, timing: { ackTimeoutMs: 500 } });
       try {
         const res = await ep.request({ host: '127.0.0.1', port: server.dtlsPort, method: 'GET', path: '/' });
         return { code: res.code, text: Buffer.from(res.payload).toString('utf8') };
