@@ -78,7 +78,7 @@ export function splitKeyBlock(suite: CipherSuite, block: Uint8Array): { client: 
 }
 
 /** additional_data = seq_num(epoch‖seq, 8) ‖ type ‖ version ‖ length (RFC 5246 §6.2.3.3, RFC 6347 §4.1.2.1). */
-function additionalData(type: number, version: number, epoch: number, seq: number, length: number): Buffer {
+export function additionalData(type: number, version: number, epoch: number, seq: number, length: number): Buffer {
   const ad = Buffer.allocUnsafe(13);
   ad.writeUInt16BE(epoch, 0);
   ad.writeUIntBE(seq, 2, 6);
@@ -95,7 +95,44 @@ function nonceOf(iv: Buffer, explicit: Uint8Array): Buffer {
   return n;
 }
 
-/** Encrypts one record payload: explicit_nonce ‖ ciphertext ‖ tag. A cipher object per record (no per-session state). */
+/** AEAD encryption with `suite`'s algorithm: ciphertext ‖ tag. A cipher object per call (no per-session state). */
+export function aeadSeal(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+  if (suite.mode === 'ccm') {
+    const c = createCipheriv(suite.algorithm as CipherCCMTypes, key, nonce, { authTagLength: suite.tagLength });
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    const body = c.update(plaintext);
+    c.final();
+    return Buffer.concat([body, c.getAuthTag()]);
+  }
+  const c = createCipheriv(suite.algorithm as CipherGCMTypes, key, nonce, { authTagLength: suite.tagLength });
+  c.setAAD(aad);
+  return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
+}
+
+/** AEAD decryption of ciphertext ‖ tag; undefined when it does not authenticate. */
+export function aeadOpen(suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Buffer | undefined {
+  if (sealed.length < suite.tagLength) return undefined;
+  const body = sealed.subarray(0, sealed.length - suite.tagLength);
+  const tag = sealed.subarray(sealed.length - suite.tagLength);
+  try {
+    if (suite.mode === 'ccm') {
+      const d = createDecipheriv(suite.algorithm as CipherCCMTypes, key, nonce, { authTagLength: suite.tagLength });
+      d.setAuthTag(tag);
+      d.setAAD(aad, { plaintextLength: body.length });
+      const out = d.update(body);
+      d.final(); // throws when the tag does not match
+      return out;
+    }
+    const d = createDecipheriv(suite.algorithm as CipherGCMTypes, key, nonce, { authTagLength: suite.tagLength });
+    d.setAuthTag(tag);
+    d.setAAD(aad);
+    return Buffer.concat([d.update(body), d.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Protects one record payload: explicit_nonce(epoch ‖ seq) ‖ ciphertext ‖ tag (RFC 5246 §6.2.3.3). */
 export function sealRecord(
   suite: CipherSuite, keys: TrafficKeys, type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array,
 ): Buffer {
@@ -103,54 +140,21 @@ export function sealRecord(
   explicit.writeUInt16BE(epoch, 0);
   explicit.writeUIntBE(seq, 2, 6);
   const aad = additionalData(type, version, epoch, seq, plaintext.length);
-  const nonce = nonceOf(keys.iv, explicit);
-  let body: Buffer;
-  let tag: Buffer;
-  if (suite.mode === 'ccm') {
-    const c = createCipheriv(suite.algorithm as CipherCCMTypes, keys.key, nonce, { authTagLength: suite.tagLength });
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    body = c.update(plaintext);
-    c.final();
-    tag = c.getAuthTag();
-  } else {
-    const c = createCipheriv(suite.algorithm as CipherGCMTypes, keys.key, nonce, { authTagLength: suite.tagLength });
-    c.setAAD(aad);
-    body = Buffer.concat([c.update(plaintext), c.final()]);
-    tag = c.getAuthTag();
-  }
-  return Buffer.concat([explicit, body, tag]);
+  return Buffer.concat([explicit, aeadSeal(suite, keys.key, nonceOf(keys.iv, explicit), aad, plaintext)]);
 }
 
 /**
- * Decrypts and authenticates one record payload; undefined when it does not authenticate (the caller
+ * Authenticates and decrypts one record payload; undefined when it does not authenticate (the caller
  * drops the record: RFC 6347 §4.1.2.7) or is too short to hold nonce and tag.
  */
 export function openRecord(
   suite: CipherSuite, keys: TrafficKeys, type: number, version: number, epoch: number, seq: number, fragment: Uint8Array,
 ): Buffer | undefined {
-  const overhead = suite.recordIvLength + suite.tagLength;
-  if (fragment.length < overhead) return undefined;
+  if (fragment.length < suite.recordIvLength + suite.tagLength) return undefined;
   const explicit = fragment.subarray(0, suite.recordIvLength);
-  const body = fragment.subarray(suite.recordIvLength, fragment.length - suite.tagLength);
-  const tag = fragment.subarray(fragment.length - suite.tagLength);
-  const aad = additionalData(type, version, epoch, seq, body.length);
-  const nonce = nonceOf(keys.iv, explicit);
-  try {
-    if (suite.mode === 'ccm') {
-      const d = createDecipheriv(suite.algorithm as CipherCCMTypes, keys.key, nonce, { authTagLength: suite.tagLength });
-      d.setAuthTag(tag);
-      d.setAAD(aad, { plaintextLength: body.length });
-      const out = d.update(body);
-      d.final(); // throws when the tag does not match
-      return out;
-    }
-    const d = createDecipheriv(suite.algorithm as CipherGCMTypes, keys.key, nonce, { authTagLength: suite.tagLength });
-    d.setAuthTag(tag);
-    d.setAAD(aad);
-    return Buffer.concat([d.update(body), d.final()]);
-  } catch {
-    return undefined;
-  }
+  const sealed = fragment.subarray(suite.recordIvLength);
+  const aad = additionalData(type, version, epoch, seq, sealed.length - suite.tagLength);
+  return aeadOpen(suite, keys.key, nonceOf(keys.iv, explicit), aad, sealed);
 }
 
 /** Bytes a record grows by when protected with `suite`. */
