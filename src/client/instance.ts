@@ -11,14 +11,54 @@ import { checkRange } from './range.js';
 /** A stored resource: a single value, or resource instances by id for a multiple resource. */
 export type ResourceData = ResourceValue | ReadonlyMap<number, ResourceValue>;
 
-/** Per-resource behaviour an object implementation plugs in (Leshan's instance-enabler hooks). */
+/**
+ * Per-resource behaviour an object implementation plugs in (Leshan's instance-enabler hooks). Every hook
+ * also gets the instance it runs on, so one hook object can be shared by every instance (and device).
+ */
 export interface ResourceBehaviour {
   /** A live value (current time, a value generator, …) read instead of the stored one. */
-  read?: () => ResourceData | undefined;
+  read?: (instance: ObjectInstance) => ResourceData | undefined;
   /** Called after type checks and before the value is stored; throw an LwM2MError to refuse it. */
-  write?: (value: ResourceData, ctx: RequestContext) => void;
+  write?: (value: ResourceData, ctx: RequestContext, instance: ObjectInstance) => void;
   /** Execute; `args` is the raw argument string (LwM2M-TS-Core 1.1 §5.4.5 execute arguments). */
-  execute?: (args: string, ctx: RequestContext) => void | Promise<void>;
+  execute?: (args: string, ctx: RequestContext, instance: ObjectInstance) => void | Promise<void>;
+}
+
+/**
+ * Where each resource of a model lives in an instance's value array: slots in ascending resource id,
+ * computed once per model and shared by every instance of it (on every device).
+ */
+interface Slots {
+  readonly ids: readonly number[];
+  readonly index: ReadonlyMap<number, number>;
+}
+
+const slotsByModel = new WeakMap<ObjectModel, Slots>();
+
+/**
+ * Stores `v` at `slot`, growing the array to exactly slot + 1 entries when needed (an out-of-bounds store
+ * would let V8 over-allocate ~17 spare entries per array).
+ */
+function storeAt<T>(array: (T | undefined)[], slot: number, v: T | undefined): (T | undefined)[] {
+  if (slot < array.length) {
+    array[slot] = v;
+    return array;
+  }
+  if (v === undefined) return array;
+  const grown = new Array<T | undefined>(slot + 1);
+  for (let i = 0; i < array.length; i++) grown[i] = array[i];
+  grown[slot] = v;
+  return grown;
+}
+
+function slotsOf(model: ObjectModel): Slots {
+  let s = slotsByModel.get(model);
+  if (!s) {
+    const ids = [...model.resources.keys()].sort((a, b) => a - b);
+    s = { ids, index: new Map(ids.map((id, i) => [id, i])) };
+    slotsByModel.set(model, s);
+  }
+  return s;
 }
 
 export type ChangeListener = (path: LwM2MPath) => void;
@@ -26,18 +66,48 @@ export type ChangeListener = (path: LwM2MPath) => void;
 /**
  * One object instance: a typed value store checked against the object's model, with optional
  * per-resource behaviour. Object implementations (one file each under objects/) configure it.
+ *
+ * Memory (bench:client keeps 10 000 of these devices in one process): values live in one array indexed
+ * by the model's resource slots (shared per model), behaviours in a second one allocated on the first
+ * {@link behave} — no Maps per instance.
  */
 export class ObjectInstance {
   readonly model: ObjectModel;
   readonly id: number;
-  private readonly values = new Map<number, ResourceData>();
-  private readonly behaviours = new Map<number, ResourceBehaviour>();
+  private readonly slots: Slots;
+  /** Values by slot, only as long as the highest slot holding one. */
+  private values: (ResourceData | undefined)[] = [];
+  private behaviours: (ResourceBehaviour | undefined)[] | undefined;
   private listener: ChangeListener | undefined;
 
   constructor(model: ObjectModel, id: number, initial?: Iterable<[number, ResourceData]>) {
     this.model = model;
     this.id = id;
-    if (initial) for (const [rid, v] of initial) this.values.set(rid, this.coerce(this.resourceModel(rid), v));
+    this.slots = slotsOf(model);
+    if (initial) for (const [rid, v] of initial) this.values = storeAt(this.values, this.slotOf(rid), this.coerce(this.resourceModel(rid), v));
+  }
+
+  /** The value slot of a resource of this model; NOT_FOUND when the model has no such resource. */
+  private slotOf(resourceId: number): number {
+    const slot = this.slots.index.get(resourceId);
+    if (slot === undefined) throw new LwM2MError('NOT_FOUND', `object ${this.model.id} has no resource ${resourceId}`);
+    return slot;
+  }
+
+  private stored(resourceId: number): ResourceData | undefined {
+    const slot = this.slots.index.get(resourceId);
+    return slot === undefined ? undefined : this.values[slot];
+  }
+
+  private behaviour(resourceId: number): ResourceBehaviour | undefined {
+    if (!this.behaviours) return undefined;
+    const slot = this.slots.index.get(resourceId);
+    return slot === undefined ? undefined : this.behaviours[slot];
+  }
+
+  /** A live value of a behaviour, or undefined. */
+  private liveValue(b: ResourceBehaviour | undefined): ResourceData | undefined {
+    return b?.read ? b.read(this) : undefined;
   }
 
   get objectId(): number {
@@ -54,8 +124,9 @@ export class ObjectInstance {
   }
 
   behave(resourceId: number, behaviour: ResourceBehaviour): this {
-    this.resourceModel(resourceId);
-    this.behaviours.set(resourceId, { ...this.behaviours.get(resourceId), ...behaviour });
+    const slot = this.slotOf(resourceId);
+    const before = this.behaviours?.[slot];
+    this.behaviours = storeAt(this.behaviours ?? [], slot, before ? { ...before, ...behaviour } : behaviour);
     return this;
   }
 
@@ -67,39 +138,48 @@ export class ObjectInstance {
 
   /** Ids of resources present on this instance (stored, live, or executable), ascending. */
   resourceIds(): number[] {
-    const ids = new Set<number>(this.values.keys());
-    for (const [rid, b] of this.behaviours) if (b.execute || (b.read && b.read() !== undefined)) ids.add(rid);
-    return [...ids].sort((a, b) => a - b);
+    const out: number[] = [];
+    const ids = this.slots.ids;
+    for (let slot = 0; slot < ids.length; slot++) {
+      const b = this.behaviours?.[slot];
+      if (this.values[slot] !== undefined || b?.execute !== undefined || this.liveValue(b) !== undefined) out.push(ids[slot] as number);
+    }
+    return out;
   }
 
   has(resourceId: number): boolean {
-    if (this.values.has(resourceId)) return true;
-    const b = this.behaviours.get(resourceId);
-    return b?.execute !== undefined || (b?.read !== undefined && b.read() !== undefined);
+    if (this.stored(resourceId) !== undefined) return true;
+    const b = this.behaviour(resourceId);
+    return b?.execute !== undefined || this.liveValue(b) !== undefined;
   }
 
   /** The current value (live read first), without access checks. */
   get(resourceId: number): ResourceData | undefined {
-    const live = this.behaviours.get(resourceId)?.read;
-    if (live) {
-      const v = live();
+    const slot = this.slots.index.get(resourceId);
+    if (slot === undefined) return undefined;
+    const b = this.behaviours?.[slot];
+    if (b?.read) {
+      const v = b.read(this);
       if (v !== undefined) return this.coerce(this.resourceModel(resourceId), v);
     }
-    return this.values.get(resourceId);
+    return this.values[slot];
   }
 
   /** Device-side update of a value (no access checks); notifies observers when it changed. */
   set(resourceId: number, value: ResourceData): void {
-    const model = this.resourceModel(resourceId);
-    const v = this.coerce(model, value);
-    const before = this.values.get(resourceId);
-    this.values.set(resourceId, v);
+    const slot = this.slotOf(resourceId);
+    const v = this.coerce(this.resourceModel(resourceId), value);
+    const before = this.values[slot];
+    this.values = storeAt(this.values, slot, v);
     if (!sameData(before, v)) this.listener?.(LwM2MPath.of(this.model.id, this.id, resourceId));
   }
 
   /** Removes an optional resource's value. */
   unset(resourceId: number): void {
-    if (this.values.delete(resourceId)) this.listener?.(LwM2MPath.of(this.model.id, this.id, resourceId));
+    const slot = this.slots.index.get(resourceId);
+    if (slot === undefined || this.values[slot] === undefined) return;
+    this.values = storeAt(this.values, slot, undefined);
+    this.listener?.(LwM2MPath.of(this.model.id, this.id, resourceId));
   }
 
   /** Tells observers a live value changed (for behaviours with `read`). */
@@ -158,7 +238,8 @@ export class ObjectInstance {
     let data: ResourceData;
     if (node.kind === 'multipleResource') {
       if (!model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a single resource, got resource instances`);
-      const base = !replace && this.values.get(node.id) instanceof Map ? new Map(this.values.get(node.id) as ReadonlyMap<number, ResourceValue>) : new Map<number, ResourceValue>();
+      const current = this.stored(node.id);
+      const base = !replace && current instanceof Map ? new Map(current as ReadonlyMap<number, ResourceValue>) : new Map<number, ResourceValue>();
       for (const [riid, v] of node.instances) base.set(riid, v);
       data = base;
     } else {
@@ -167,7 +248,7 @@ export class ObjectInstance {
     }
     data = this.coerceWhere(model, data, where);
     checkRange(model, data, where);
-    this.behaviours.get(node.id)?.write?.(data, ctx);
+    this.behaviour(node.id)?.write?.(data, ctx, this);
     this.set(node.id, data);
   }
 
@@ -196,7 +277,7 @@ export class ObjectInstance {
     for (const r of node.resources.values()) this.writeResource(r, ctx, replace);
     if (replace) {
       for (const [rid, model] of this.model.resources) {
-        if (node.resources.has(rid) || model.mandatory || !isWritable(model) || !this.values.has(rid)) continue;
+        if (node.resources.has(rid) || model.mandatory || !isWritable(model) || this.stored(rid) === undefined) continue;
         this.unset(rid);
       }
     }
@@ -207,9 +288,9 @@ export class ObjectInstance {
     if (!isExecutable(model)) {
       throw new LwM2MError('METHOD_NOT_ALLOWED', `${this.path.toString()}/${resourceId} (${model.name}) is not executable`);
     }
-    const fn = this.behaviours.get(resourceId)?.execute;
+    const fn = this.behaviour(resourceId)?.execute;
     if (!fn) throw new LwM2MError('NOT_FOUND', `${this.path.toString()}/${resourceId} is not implemented`);
-    await fn(args, ctx);
+    await fn(args, ctx, this);
   }
 
   private coerce(model: ResourceModel, data: ResourceData): ResourceData {

@@ -4,7 +4,7 @@ import type { LwM2MPath } from '../core/path.js';
 import type { LwM2MNode, ObjectNode } from '../model/node.js';
 import type { ModelLookup, ObjectModel } from '../model/types.js';
 import type { RequestContext } from './context.js';
-import type { ObjectInstance } from './instance.js';
+import type { ChangeListener, ObjectInstance } from './instance.js';
 import { LwM2MObject } from './object.js';
 
 export interface ObjectTreeEvents {
@@ -17,6 +17,9 @@ export interface ObjectTreeEvents {
 /** Every object on the device. Also the ModelLookup the codecs use for this device's object versions. */
 export class ObjectTree extends EventEmitter<ObjectTreeEvents> implements ModelLookup {
   private readonly objects = new Map<number, LwM2MObject>();
+  /** One pair of listeners for every object and instance of the tree (not a closure per object). */
+  private readonly onChange: ChangeListener = (p) => this.emit('change', p);
+  private readonly onInstances = (oid: number): void => { this.emit('instances', oid); };
 
   getObject(objectId: number): ObjectModel | undefined {
     return this.objects.get(objectId)?.model;
@@ -24,7 +27,7 @@ export class ObjectTree extends EventEmitter<ObjectTreeEvents> implements ModelL
 
   add(object: LwM2MObject): LwM2MObject {
     if (this.objects.has(object.id)) throw new LwM2MError('BAD_REQUEST', `object ${object.id} is already installed`);
-    object.setListeners((p) => this.emit('change', p), (oid) => this.emit('instances', oid));
+    object.setListeners(this.onChange, this.onInstances);
     this.objects.set(object.id, object);
     this.emit('instances', object.id);
     return object;

@@ -8,7 +8,9 @@ import type { ResourceValue } from '../../model/node.js';
 import type { ObjectModel } from '../../model/types.js';
 import { ACL_OBJECT_LEVEL, Rights, type Right } from '../access.js';
 import { ObjectInstance, type ResourceData } from '../instance.js';
-import { ManagedObject, configuredObject, checkInt, guardWrites, requireObjectModel, type InstanceValues } from './generic.js';
+import {
+  ManagedObject, configuredObject, checkInt, guardWrites, requireObjectModel, type InstanceValues, type WriteHook,
+} from './generic.js';
 
 export const AclResource = { OBJECT_ID: 0, OBJECT_INSTANCE_ID: 1, ACL: 2, ACCESS_CONTROL_OWNER: 3 } as const;
 
@@ -92,15 +94,19 @@ export interface AclObjectOptions {
  */
 export function createAclObject(model: ObjectModel, options: AclObjectOptions = {}): ManagedObject {
   requireObjectModel(model, 2, 'createAclObject');
-  const configure = (inst: ObjectInstance): void => {
-    guardWrites(inst, {
-      [AclResource.ACL]: (v) => {
-        if (!(v instanceof Map)) return;
-        for (const riid of (v as ReadonlyMap<number, ResourceValue>).keys()) {
-          if (riid > 65534) throw new LwM2MError('BAD_VALUE', `${inst.path.toString()}/2/${riid}: the resource instance id is a Short Server ID (0..65534)`);
-        }
-      },
-    });
-  };
-  return configuredObject(model, options.instances ?? [], configure);
+  return configuredObject(model, options.instances ?? [], configureAcl);
+}
+
+/** /2/x/2 resource instance ids are Short Server IDs (§E.3); one hook for every ACL instance. */
+const ACL_WRITE_HOOKS: Readonly<Record<number, WriteHook>> = {
+  [AclResource.ACL]: (v, _ctx, inst) => {
+    if (!(v instanceof Map)) return;
+    for (const riid of (v as ReadonlyMap<number, ResourceValue>).keys()) {
+      if (riid > 65534) throw new LwM2MError('BAD_VALUE', `${inst.path.toString()}/2/${riid}: the resource instance id is a Short Server ID (0..65534)`);
+    }
+  },
+};
+
+function configureAcl(inst: ObjectInstance): void {
+  guardWrites(inst, ACL_WRITE_HOOKS);
 }

@@ -95,7 +95,8 @@ export function createConnectivityObject(model: ObjectModel, options: Connectivi
   checkInt(options.lac, 'lac', 0, 65535);
   checkInt(options.coverageEnhancementLevel, 'coverageEnhancementLevel', 0, 4);
 
-  const liveOf = new WeakMap<ObjectInstance, number[]>();
+  // Only sampling needs the live resources of an instance (no WeakMap per device otherwise).
+  const liveOf = options.sampleIntervalS !== undefined ? new WeakMap<ObjectInstance, number[]>() : undefined;
   const build = (id: number): ObjectInstance => {
     const inst = new ObjectInstance(model, id);
     const set = (rid: number, v: Parameters<ObjectInstance['set']>[1] | undefined): void => {
@@ -121,7 +122,7 @@ export function createConnectivityObject(model: ObjectModel, options: Connectivi
     bind(R.LINK_UTILIZATION, options.linkUtilization);
     bind(R.SIGNAL_SNR, options.signalSnr);
     guardWrites(inst);
-    liveOf.set(inst, live);
+    liveOf?.set(inst, live);
     return inst;
   };
 
@@ -129,6 +130,6 @@ export function createConnectivityObject(model: ObjectModel, options: Connectivi
   // account and the Device instance): the factory lets a later Create/Bootstrap-Write restore it.
   const object = new ManagedObject(model, (_m, id) => build(id));
   object.add(build(0));
-  if (options.sampleIntervalS !== undefined) startSampling(object, clock, options.sampleIntervalS, (inst) => liveOf.get(inst) ?? []);
+  if (options.sampleIntervalS !== undefined) startSampling(object, clock, options.sampleIntervalS, (inst) => liveOf?.get(inst) ?? []);
   return object;
 }

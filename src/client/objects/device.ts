@@ -11,7 +11,7 @@ import type { ObjectModel } from '../../model/types.js';
 import type { RequestContext } from '../context.js';
 import { ObjectInstance } from '../instance.js';
 import {
-  ManagedObject, bindSource, checkInt, guardWrites, listValue, requireObjectModel, startSampling, type NumberSource,
+  ManagedObject, bindSource, checkInt, guardWrites, listValue, requireObjectModel, startSampling, type NumberSource, type WriteHook,
 } from './generic.js';
 
 export const DeviceResource = {
@@ -120,6 +120,12 @@ function checkTimezone(v: unknown, where: string): void {
   }
 }
 
+/** Write checks of /3/0 (one hook object for every device). */
+const DEVICE_WRITE_HOOKS: Readonly<Record<number, WriteHook>> = {
+  [DeviceResource.UTC_OFFSET]: (v) => checkUtcOffset(v, '/3/0/14 (UTC Offset)'),
+  [DeviceResource.TIMEZONE]: (v) => checkTimezone(v, '/3/0/15 (Timezone)'),
+};
+
 /** Current error codes of /3/0/11 as a list. */
 export function deviceErrorCodes(inst: ObjectInstance): number[] {
   const v = inst.get(DeviceResource.ERROR_CODE);
@@ -209,10 +215,7 @@ export function createDeviceObject(model: ObjectModel, options: DeviceObjectOpti
   }
   if (options.extDevInfo !== undefined && has(R.EXT_DEV_INFO)) inst.set(R.EXT_DEV_INFO, listValue(options.extDevInfo));
 
-  guardWrites(inst, {
-    [R.UTC_OFFSET]: (v) => checkUtcOffset(v, '/3/0/14 (UTC Offset)'),
-    [R.TIMEZONE]: (v) => checkTimezone(v, '/3/0/15 (Timezone)'),
-  });
+  guardWrites(inst, DEVICE_WRITE_HOOKS);
   // /3/0/13 Current Time: "the LwM2M Client should be responsible to increase this time value as every
   // second elapses. The LwM2M Server is able to write this Resource" (§E.4). Live = clock + offset; this
   // write behaviour replaces the range guard installed above (no range applies to Time).

@@ -13,7 +13,7 @@ import type { RequestContext } from '../context.js';
 import {
   createGenerator, hashSeed, isGenerator, type GeneratedValue, type Generator,
 } from '../generators.js';
-import { ObjectInstance, type ResourceData } from '../instance.js';
+import { ObjectInstance, type ResourceBehaviour, type ResourceData } from '../instance.js';
 import { checkRange } from '../range.js';
 
 export { checkRange } from '../range.js';
@@ -35,27 +35,33 @@ export interface InstanceValues {
   readonly values: ReadonlyMap<number, ResourceData>;
 }
 
-/** Called after type checks, before the value is stored; throw an LwM2MError to refuse the write. */
-export type WriteHook = (value: ResourceData, ctx: RequestContext) => void;
+/**
+ * Called after type checks, before the value is stored; throw an LwM2MError to refuse the write. It gets
+ * the instance written to, so one hook can serve every instance (no closure per instance and device).
+ */
+export type WriteHook = (value: ResourceData, ctx: RequestContext, instance: ObjectInstance) => void;
 
 /**
  * An {@link LwM2MObject} that may own timers (movement, sampling, collection periods): `dispose()`
  * cancels them. Every `create…Object` of this folder returns one.
  */
 export class ManagedObject extends LwM2MObject {
-  private readonly disposers: (() => void)[] = [];
+  /** Allocated on the first onDispose (most objects own no timer). */
+  private disposers: (() => void)[] | undefined;
   private disposed = false;
 
   /** Registers cleanup to run on {@link dispose} (immediately when already disposed). */
   onDispose(fn: () => void): void {
     if (this.disposed) fn();
-    else this.disposers.push(fn);
+    else (this.disposers ??= []).push(fn);
   }
 
   /** Cancels every timer this object started. Idempotent. */
   dispose(): void {
     this.disposed = true;
-    for (const fn of this.disposers.splice(0)) fn();
+    const fns = this.disposers ?? [];
+    this.disposers = undefined;
+    for (const fn of fns) fn();
   }
 
   get isDisposed(): boolean {
@@ -95,8 +101,16 @@ export function checkInt(v: number | undefined, field: string, min: number, max:
 export function guardWrites(inst: ObjectInstance, hooks: Readonly<Record<number, WriteHook>> = {}): void {
   for (const [key, hook] of Object.entries(hooks)) {
     const rid = Number(key);
-    if (hook && inst.model.resources.has(rid)) inst.behave(rid, { write: (v, ctx) => hook(v, ctx) });
+    if (hook && inst.model.resources.has(rid)) inst.behave(rid, writeBehaviour(hook));
   }
+}
+
+/** One behaviour object per hook, shared by every instance it guards (behaviours are never mutated). */
+const writeBehaviours = new WeakMap<WriteHook, ResourceBehaviour>();
+function writeBehaviour(hook: WriteHook): ResourceBehaviour {
+  let b = writeBehaviours.get(hook);
+  if (!b) writeBehaviours.set(hook, (b = Object.freeze({ write: hook })));
+  return b;
 }
 
 /**
@@ -327,7 +341,7 @@ export class GenericObject extends ManagedObject {
 export function createGenericObject(model: ObjectModel, options: GenericObjectOptions = {}): GenericObject {
   const clock = options.clock ?? systemClock;
   const handlers = options.handlers ?? {};
-  const liveByInstance = new WeakMap<ObjectInstance, number[]>();
+  const liveByInstance = options.sampleIntervalS !== undefined ? new WeakMap<ObjectInstance, number[]>() : undefined;
 
   const configure = (inst: ObjectInstance, values: GenericValues | undefined): void => {
     const live: number[] = [];
@@ -352,7 +366,7 @@ export function createGenericObject(model: ObjectModel, options: GenericObjectOp
         inst.set(rid, v as ResourceData);
       }
     }
-    liveByInstance.set(inst, live);
+    liveByInstance?.set(inst, live);
     const hooks: Record<number, WriteHook> = {};
     if (handlers.write) {
       const w = handlers.write.bind(handlers);
@@ -386,7 +400,7 @@ export function createGenericObject(model: ObjectModel, options: GenericObjectOp
     object.add(inst);
   }
   if (options.sampleIntervalS !== undefined) {
-    startSampling(object, clock, options.sampleIntervalS, (inst) => liveByInstance.get(inst) ?? []);
+    startSampling(object, clock, options.sampleIntervalS, (inst) => liveByInstance?.get(inst) ?? []);
   }
   return object;
 }

@@ -8,9 +8,9 @@ import type { ObjectLink } from '../../model/node.js';
 import type { ObjectModel } from '../../model/types.js';
 import { parseBinding } from '../binding.js';
 import type { RequestContext } from '../context.js';
-import { ObjectInstance, type ResourceData } from '../instance.js';
+import { ObjectInstance, type ResourceBehaviour, type ResourceData } from '../instance.js';
 import {
-  ManagedObject, configuredObject, checkInt, guardWrites, put, requireObjectModel, type InstanceValues,
+  ManagedObject, configuredObject, checkInt, guardWrites, put, requireObjectModel, type InstanceValues, type WriteHook,
 } from './generic.js';
 
 /** Resource ids of object 1. */
@@ -174,26 +174,29 @@ export function disableTimeoutOf(inst: ObjectInstance): number {
 export function createServerObject(model: ObjectModel, options: ServerObjectOptions = {}): ManagedObject {
   requireObjectModel(model, 1, 'createServerObject');
   const R = ServerResource;
+  // One behaviour per resource for every instance (they get the instance as an argument).
+  const execute = (cb: ServerCallback) => (_args: string, ctx: RequestContext, inst: ObjectInstance): void | Promise<void> => {
+    const ssid = inst.get(R.SHORT_SERVER_ID);
+    if (typeof ssid !== 'number') throw new LwM2MError('INTERNAL', `${inst.path.toString()} has no Short Server ID`);
+    return cb(ssid, ctx);
+  };
+  const executes: [number, ResourceBehaviour][] = [];
+  for (const [rid, cb] of [
+    [R.DISABLE, options.onDisable], [R.REGISTRATION_UPDATE_TRIGGER, options.onUpdateTrigger], [R.BOOTSTRAP_REQUEST_TRIGGER, options.onBootstrapTrigger],
+  ] as const) {
+    if (cb && model.resources.has(rid)) executes.push([rid, { execute: execute(cb) }]);
+  }
   const configure = (inst: ObjectInstance): void => {
-    guardWrites(inst, {
-      [R.LIFETIME]: (v) => {
-        if (typeof v === 'number' && v < 1) throw new LwM2MError('BAD_VALUE', `${inst.path.toString()}/1 (Lifetime): must be ≥ 1 s, got ${v}`);
-      },
-      [R.BINDING]: (v) => checkBinding(v, `${inst.path.toString()}/7 (Binding)`),
-    });
-    const wire = (rid: number, cb: ServerCallback | undefined): void => {
-      if (!cb || !model.resources.has(rid)) return;
-      inst.behave(rid, {
-        execute: (_args, ctx) => {
-          const ssid = inst.get(R.SHORT_SERVER_ID);
-          if (typeof ssid !== 'number') throw new LwM2MError('INTERNAL', `${inst.path.toString()} has no Short Server ID`);
-          return cb(ssid, ctx);
-        },
-      });
-    };
-    wire(R.DISABLE, options.onDisable);
-    wire(R.REGISTRATION_UPDATE_TRIGGER, options.onUpdateTrigger);
-    wire(R.BOOTSTRAP_REQUEST_TRIGGER, options.onBootstrapTrigger);
+    guardWrites(inst, SERVER_WRITE_HOOKS);
+    for (const [rid, b] of executes) inst.behave(rid, b);
   };
   return configuredObject(model, options.instances ?? [], configure);
 }
+
+/** Writes to the Server object are checked: Lifetime ≥ 1 s, Binding must parse (LwM2M-TS-Core 1.1 §E.2). */
+const SERVER_WRITE_HOOKS: Readonly<Record<number, WriteHook>> = {
+  [ServerResource.LIFETIME]: (v, _ctx, inst) => {
+    if (typeof v === 'number' && v < 1) throw new LwM2MError('BAD_VALUE', `${inst.path.toString()}/1 (Lifetime): must be ≥ 1 s, got ${v}`);
+  },
+  [ServerResource.BINDING]: (v, _ctx, inst) => checkBinding(v, `${inst.path.toString()}/7 (Binding)`),
+};
