@@ -1,0 +1,92 @@
+/**
+ * Our client ↔ our reference server over DTLS on real sockets (127.0.0.1): bootstrap over coaps with
+ * the bootstrap PSK, registration over coaps with the PSK the bootstrap wrote, then the server reads
+ * and observes over the DTLS session.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { LwM2MClient } from '../../src/client/client.js';
+import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
+import { createDeviceTree } from '../../src/client/device-factory.js';
+import { parsePath } from '../../src/core/path.js';
+import { createServer, type ReferenceServer } from '../../src/server/create.js';
+import { isDtlsClientError } from '../../src/transport/dtls/client.js';
+import { createUdpSocket } from '../../src/transport/udp.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const BS_KEY = Uint8Array.from([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+const DM_KEY_HEX = 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf';
+
+async function server(endpoint: string): Promise<ReferenceServer> {
+  const s = await createServer({
+    coapPort: 0, bsCoapPort: 0, coapsPort: 0, bsCoapsPort: 0, httpPort: false,
+    bsPsks: [{ endpoint, identity: `bs-${endpoint}`, key: BS_KEY }],
+  });
+  cleanups.push(() => s.close());
+  // The bootstrap config hands out the DM server's coaps URI and a PSK; createServer binds that PSK in s.psks.
+  await s.bootstrapConfigs.put(endpoint, {
+    servers: [{ shortServerId: 101, uri: s.coapsUri as string, securityMode: 'psk', pskIdentity: `dm-${endpoint}`, pskKey: DM_KEY_HEX, lifetime: 60 }],
+  });
+  return s;
+}
+
+function client(endpoint: string, bootstrapUri: string, key: Uint8Array = BS_KEY): LwM2MClient {
+  const dev = createDeviceTree({
+    bootstrap: { uri: bootstrapUri, pskIdentity: `bs-${endpoint}`, pskKey: key },
+    device: { manufacturer: 'lwm2m-fleet', modelNumber: 'dtls', serialNumber: endpoint },
+  });
+  cleanups.push(() => dev.dispose());
+  const c = new LwM2MClient({
+    endpoint, tree: dev.tree, bootstrapTimeoutS: 10,
+    connections: new CoapConnectionFactory({
+      createSocket: () => createUdpSocket({ host: '127.0.0.1' }),
+      dtls: { handshakeTimeoutMs: 500, handshakeAttempts: 3 },
+    }),
+  });
+  cleanups.push(() => c.stop({ deregister: false }));
+  return c;
+}
+
+describe('DTLS client ↔ reference server (bootstrap and registration over coaps)', () => {
+  it('bootstraps over DTLS, registers over DTLS, and is read and observed over the DTLS session', async () => {
+    const s = await server('dtls-1');
+    expect(s.bootstrapCoapsUri).toMatch(/^coaps:\/\/127\.0\.0\.1:\d+$/);
+    const c = client('dtls-1', s.bootstrapCoapsUri as string);
+    const registered = once(s.lwm2m, 'registered');
+    const bootstrapped = once(c, 'bootstrapped');
+    await c.start();
+    await bootstrapped;
+    const [reg] = await registered;
+    expect(reg.endpoint).toBe('dtls-1');
+    expect(reg.transport).toBe('dtls');
+    expect(reg.pskIdentity).toBe('dm-dtls-1');
+    // The DM Security instance the bootstrap wrote: PSK mode, identity and key.
+    const sec = c.tree.object(0)?.instanceList().find((i) => i.get(1) === false);
+    expect(sec?.get(2)).toBe(0);
+    expect(Buffer.from(sec?.get(3) as Uint8Array).toString()).toBe('dm-dtls-1');
+    expect(Buffer.from(sec?.get(5) as Uint8Array).toString('hex')).toBe(DM_KEY_HEX);
+    expect(reg.port).toBe(c.sessionList()[0]?.connection.localPort);
+
+    const read = await s.lwm2m.read('dtls-1', parsePath('/3/0/2'));
+    expect(read.values?.['/3/0/2']).toBe('dtls-1');
+
+    expect((await s.lwm2m.writeAttributes('dtls-1', parsePath('/1/0/1'), { pmin: 0 })).code).toBe('2.04');
+    const obs = await s.lwm2m.observe('dtls-1', parsePath('/1/0/1'));
+    expect(obs.values?.['/1/0/1']).toBe(60);
+    const note = once(s.lwm2m, 'notification');
+    c.tree.requireInstance(parsePath('/1/0')).set(1, 90);
+    const [ev] = await note;
+    expect(ev.result.values['/1/0/1']).toBe(90);
+  });
+
+  it('a wrong bootstrap key fails the start with DTLS_HANDSHAKE_FAILED (no hang)', async () => {
+    const s = await server('dtls-2');
+    const c = client('dtls-2', s.bootstrapCoapsUri as string, Uint8Array.from([1, 2, 3, 4]));
+    const err: unknown = await c.start().catch((e: unknown) => e);
+    expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
+  });
+});
