@@ -17,6 +17,7 @@ import type { DeviceResponse } from './request.js';
 import { serverAccounts } from './operations/bootstrap-finish.js';
 import type { DeviceEnv } from './operations/env.js';
 import { readNode } from './operations/read.js';
+import { streamedWriteHandler } from './operations/write-stream.js';
 import { ServerSession, type SessionState } from './registration.js';
 import { dmOperationOf, handleBootstrapRequest, handleDmRequest, type DmOperation } from './router.js';
 
@@ -103,19 +104,22 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   readonly lwm2mVersion: '1.0' | '1.1';
   readonly tree: ObjectTree;
   readonly clock: Clock;
-  readonly log: Logger;
   readonly observations: Observations;
   readonly env: DeviceEnv;
   private readonly sessions = new Map<number, ServerSession>();
-  private readonly attributeStores = new Map<number, AttributeStore>();
-  private readonly sleepTimers = new Map<number, TimerHandle>();
-  private readonly asleep = new Set<number>();
+  // Per-server state below is allocated on first use: an idle registered device holds none of it
+  // (bench:client keeps 10 000 devices in one process).
+  private sleepTimers: Map<number, TimerHandle> | undefined;
+  private asleep: Set<number> | undefined;
   /** Servers the device has no connectivity to (goOffline), by short server id. */
-  private readonly offline = new Set<number>();
+  private offline: Set<number> | undefined;
   /** Servers being disabled by /1/x/4 (until registered again): their observations survive when /1/x/6 is true. */
-  private readonly disabling = new Set<number>();
+  private disabling: Set<number> | undefined;
   /** Notifications held back while disabled/offline (/1/x/6 true), oldest first, per server. */
-  private readonly stored = new Map<number, StoredNotification[]>();
+  private stored: Map<number, StoredNotification[]> | undefined;
+  private logger: Logger | undefined;
+  /** Executes of the Server object (/1/x/4, 8, 9), one behaviour each for every account of this client. */
+  private serverExecutes: ReadonlyMap<number, ResourceBehaviour> | undefined;
   private bootstrapConn: ServerConnection | undefined;
   private running = false;
   private updateScheduled = false;
@@ -126,19 +130,8 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
     this.lwm2mVersion = opts.lwm2mVersion ?? '1.1';
     this.tree = opts.tree;
     this.clock = opts.clock ?? systemClock;
-    this.log = (opts.logger ?? silentLogger).child({ ep: opts.endpoint });
     this.observations = new Observations(this.clock);
-    const access = new AccessControl(this.tree);
-    this.env = {
-      tree: this.tree,
-      access,
-      attributesFor: (ssid) => {
-        let s = this.attributeStores.get(ssid);
-        if (!s) this.attributeStores.set(ssid, (s = new AttributeStore()));
-        return s;
-      },
-      preferredFormat: () => opts.preferredFormat,
-    };
+    this.env = new ClientEnv(this.tree, new AccessControl(this.tree), opts.preferredFormat);
     this.tree.on('change', (path) => {
       this.observations.changed(path);
       // Lifetime or binding written → Update (LwM2M-TS-Core 1.1 §6.2.2).
@@ -154,6 +147,12 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
     if (device && device.model.resources.has(5) && !device.has(5)) {
       device.behave(5, { execute: () => { this.clock.setTimeout(() => void this.rebootstrap(), 0); } });
     }
+  }
+
+  /** This client's logger (a child with `ep`, made on first use: pino children cost heap per device). */
+  get log(): Logger {
+    this.logger ??= (this.opts.logger ?? silentLogger).child({ ep: this.endpoint });
+    return this.logger;
   }
 
   /**
@@ -193,11 +192,11 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   async stop(options: { deregister?: boolean } = {}): Promise<void> {
     this.running = false;
     this.observations.cancelAll();
-    this.stored.clear();
-    this.disabling.clear();
-    this.offline.clear();
-    for (const t of this.sleepTimers.values()) t.cancel();
-    this.sleepTimers.clear();
+    this.stored = undefined;
+    this.disabling = undefined;
+    this.offline = undefined;
+    for (const t of this.sleepTimers?.values() ?? []) t.cancel();
+    this.sleepTimers = undefined;
     await Promise.all([...this.sessions.values()].map(async (s) => {
       await s.stop(options.deregister ?? true);
       await s.connection.close();
@@ -230,6 +229,11 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
         });
         return res;
       });
+      // Block-wise Writes of streamable resources (the firmware Package /5/0/0) arrive block by block.
+      conn.onBlockwiseRequest?.(streamedWriteHandler(this.env, ctx, {
+        onBlock: () => this.activity(ssid),
+        onDone: (path, code, ms) => this.emit('request', { shortServerId: ssid, operation: 'write', method: 'PUT', path, code, ms }),
+      }, () => this.clock.now()));
       const session = new ServerSession({
         endpoint: this.endpoint,
         lwm2mVersion: this.lwm2mVersion,
@@ -245,12 +249,12 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
           if (st === 'registered') {
             this.emit('registered', ssid);
             // Back after Disable: report the stored notifications (/1/x/6, LwM2M-TS-Core 1.1 §E.2).
-            if (this.disabling.delete(ssid) && !this.offline.has(ssid)) this.flushStored(ssid);
+            if (this.disabling?.delete(ssid) === true && this.offline?.has(ssid) !== true) this.flushStored(ssid);
           }
           // /1/x/6 true: observations survive a Disable, their notifications are stored meanwhile.
-          if ((st === 'idle' || st === 'disabled') && !(this.disabling.has(ssid) && this.storesNotifications(ssid))) {
+          if ((st === 'idle' || st === 'disabled') && !(this.disabling?.has(ssid) === true && this.storesNotifications(ssid))) {
             this.observations.cancelServer(ssid);
-            this.stored.delete(ssid);
+            this.stored?.delete(ssid);
           }
         },
         onExchange: (op, ms, code) => this.emit('exchange', op, ms, code),
@@ -263,7 +267,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       // Disable (LwM2M-TS-Core 1.1 §E.2 /1/x/4): "MUST send response of the operation and perform
       // de-registration process" — answer the Execute first, de-register after.
       exec(4, () => {
-        this.disabling.add(ssid);
+        (this.disabling ??= new Set()).add(ssid);
         this.clock.setTimeout(() => {
           if (this.running && this.sessions.get(ssid) === session) void session.disable();
         }, 0);
@@ -321,9 +325,9 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
 
   /** Notifications to this server wait: the device is offline, or the account is disabled (/1/x/4). */
   private heldBack(ssid: number): boolean {
-    if (this.offline.has(ssid)) return true;
+    if (this.offline?.has(ssid) === true) return true;
     const st = this.sessions.get(ssid)?.state;
-    return this.disabling.has(ssid) && st !== 'registered' && st !== 'updating';
+    return this.disabling?.has(ssid) === true && st !== 'registered' && st !== 'updating';
   }
 
   /** /1/x/6 Notification Storing When Disabled or Offline (default true, LwM2M-TS-Core 1.1 §E.2). */
@@ -334,6 +338,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   /** Stores (bounded, oldest dropped) or, with /1/x/6 false, drops a notification held back. */
   private store(ssid: number, sink: ObserveSink, response: DeviceResponse): void {
     if (!this.storesNotifications(ssid)) return;
+    this.stored ??= new Map();
     let q = this.stored.get(ssid);
     if (!q) this.stored.set(ssid, (q = []));
     q.push({ sink, response });
@@ -342,14 +347,14 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
 
   /** Sends the stored notifications of one server, oldest first. */
   private flushStored(ssid: number): void {
-    const q = this.stored.get(ssid);
-    this.stored.delete(ssid);
+    const q = this.stored?.get(ssid);
+    this.stored?.delete(ssid);
     for (const n of q ?? []) this.deliver(ssid, n.sink, n.response);
   }
 
   /** Notifications stored for a server while it is disabled or the device is offline. */
   storedNotifications(ssid: number): number {
-    return this.stored.get(ssid)?.length ?? 0;
+    return this.stored?.get(ssid)?.length ?? 0;
   }
 
   /**
@@ -359,7 +364,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   goOffline(ssid?: number): void {
     for (const s of this.sessions.values()) {
       if (ssid !== undefined && s.shortServerId !== ssid) continue;
-      this.offline.add(s.shortServerId);
+      (this.offline ??= new Set()).add(s.shortServerId);
       s.connection.setAsleep(true);
     }
   }
@@ -368,16 +373,16 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   async goOnline(ssid?: number): Promise<void> {
     await Promise.all([...this.sessions.values()].map(async (s) => {
       const id = s.shortServerId;
-      if ((ssid !== undefined && id !== ssid) || !this.offline.delete(id)) return;
-      if (!this.asleep.has(id)) s.connection.setAsleep(false);
+      if ((ssid !== undefined && id !== ssid) || this.offline?.delete(id) !== true) return;
+      if (this.asleep?.has(id) !== true) s.connection.setAsleep(false);
       await s.update();
       if (s.state === 'registered') this.flushStored(id);
     }));
   }
 
   private wake(ssid: number, conn: ServerConnection): void {
-    if (this.asleep.delete(ssid)) {
-      if (!this.offline.has(ssid)) conn.setAsleep(false);
+    if (this.asleep?.delete(ssid) === true) {
+      if (this.offline?.has(ssid) !== true) conn.setAsleep(false);
       this.emit('asleep', ssid, false);
     }
   }
@@ -386,27 +391,28 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   private activity(ssid: number): void {
     const session = this.sessions.get(ssid);
     if (!session || !session.queueMode()) return;
+    this.sleepTimers ??= new Map();
     this.sleepTimers.get(ssid)?.cancel();
     const timeoutS = this.opts.queueModeTimeoutS ?? 93;
     this.sleepTimers.set(ssid, this.clock.setTimeout(() => {
-      this.sleepTimers.delete(ssid);
+      this.sleepTimers?.delete(ssid);
       if (!this.running) return;
-      this.asleep.add(ssid);
+      (this.asleep ??= new Set()).add(ssid);
       session.connection.setAsleep(true);
       this.emit('asleep', ssid, true);
     }, timeoutS * 1000));
   }
 
   isAsleep(ssid: number): boolean {
-    return this.asleep.has(ssid);
+    return this.asleep?.has(ssid) === true;
   }
 
   /** Puts the device to sleep now (scenario step `sleep`). */
   sleep(ssid?: number): void {
     for (const s of this.sessions.values()) {
       if (ssid !== undefined && s.shortServerId !== ssid) continue;
-      this.sleepTimers.get(s.shortServerId)?.cancel();
-      this.asleep.add(s.shortServerId);
+      this.sleepTimers?.get(s.shortServerId)?.cancel();
+      (this.asleep ??= new Set()).add(s.shortServerId);
       s.connection.setAsleep(true);
       this.emit('asleep', s.shortServerId, true);
     }
@@ -529,4 +535,23 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
 
 function isRecords(v: readonly LwM2MPath[] | readonly PathValue[]): v is readonly PathValue[] {
   return v.length > 0 && 'value' in (v[0] as object);
+}
+
+/** What the operations see of this device; a class, so a device holds one small object and no closures. */
+class ClientEnv implements DeviceEnv {
+  /** Write-Attributes per server, made on the first Write-Attributes/Observe of that server. */
+  private stores: Map<number, AttributeStore> | undefined;
+
+  constructor(readonly tree: ObjectTree, readonly access: AccessControl, private readonly preferred: number | undefined) {}
+
+  attributesFor(shortServerId: number): AttributeStore {
+    this.stores ??= new Map();
+    let s = this.stores.get(shortServerId);
+    if (!s) this.stores.set(shortServerId, (s = new AttributeStore()));
+    return s;
+  }
+
+  preferredFormat(): number | undefined {
+    return this.preferred;
+  }
 }

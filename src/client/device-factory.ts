@@ -120,7 +120,11 @@ export function createDeviceTree(config: DeviceConfig): DeviceTree {
   add(createAclObject(m(2)));
   add(createDeviceObject(m(3), { clock, ...config.device }));
   if (config.connectivity !== false) add(createConnectivityObject(m(4), { clock, ...(config.connectivity ?? {}) }));
-  if (config.firmware !== false) add(createFirmwareObject(m(5), { ...(config.firmware ?? {}) }));
+  if (config.firmware !== false) {
+    const fw = config.firmware ?? {};
+    // The update state machine sets Firmware Version /3/0/3 and reboots through /3/0/4 after an update.
+    add(createFirmwareObject(m(5), { ...fw, update: { clock, deviceInstance: () => tree.object(3)?.instance(0), ...fw.update } }));
+  }
   if (config.location !== false && config.location) add(createLocationObject(m(6), { clock, ...config.location }));
   if (config.connectivityStats) add(createConnectivityStatsObject(m(7), { clock }));
   for (const extra of config.objects ?? []) {

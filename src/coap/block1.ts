@@ -36,6 +36,8 @@ export interface Block1Options {
   newToken: () => Buffer;
   /** Transfers restarted after 4.13 with a smaller size, at most. Default 6 (1024 → 16). */
   maxRestarts?: number;
+  /** Called after each block the server acknowledged (2.31, or the final 2.xx), with the bytes acknowledged so far. */
+  onProgress?: (bytesAcknowledged: number, total: number) => void;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function sendWithBlock1<R extends Block1Response>(
   }
 
   for (let restart = 0; ; restart++) {
-    const outcome = await transfer(payload, exchange, szx, options.newToken());
+    const outcome = await transfer(payload, exchange, szx, options.newToken(), options.onProgress);
     if (outcome.kind === 'done') return outcome.response;
     const next = restart < maxRestarts ? restartSzx(outcome.response, payload.length, outcome.szx - 1) : undefined;
     if (next === undefined) return outcome.response;
@@ -88,6 +90,7 @@ async function transfer<R extends Block1Response>(
   exchange: Block1Exchange<R>,
   startSzx: number,
   token: Buffer,
+  onProgress?: (bytesAcknowledged: number, total: number) => void,
 ): Promise<Outcome<R>> {
   let szx = startSzx;
   let offset = 0;
@@ -110,6 +113,7 @@ async function transfer<R extends Block1Response>(
       if (res.code === '2.31') {
         throw new CoapError('COAP_PROTOCOL', `server answered 2.31 Continue to the last block (${num}) of a Block1 transfer`);
       }
+      if (res.code.startsWith('2.')) onProgress?.(payload.length, payload.length);
       return { kind: 'done', response: res };
     }
     if (res.code !== '2.31') {
@@ -122,6 +126,7 @@ async function transfer<R extends Block1Response>(
       throw new CoapError('COAP_PROTOCOL', `2.31 Continue acknowledged block ${ack ? ack.num : 'none'} instead of ${num}`);
     }
     offset += chunk.length;
+    onProgress?.(offset, payload.length);
     // RFC 7959 §2.5: a smaller SZX in the response is the server's preference — use it from now on
     // (the next NUM is rescaled from the byte offset). A larger one is ignored.
     if (ack.szx < szx) szx = ack.szx;

@@ -16,21 +16,22 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { Agent, ObserveReadStream, ObserveWriteStream, createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
-import { generate } from 'coap-packet';
+import { Agent, ObserveReadStream, ObserveWriteStream, OutgoingMessage, createServer, type IncomingMessage, type Server } from 'coap';
+import { generate, parse } from 'coap-packet';
 import type { Logger } from 'pino';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { isLwM2MError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
-import type { DatagramSocket } from '../transport/datagram.js';
+import type { DatagramSocket, RemoteInfo } from '../transport/datagram.js';
 import { sendWithBlock1, type Block1Part } from './block1.js';
+import { Block1Receiver, type Block1ReceiverStats, type Block1StreamHandler } from './block1-receiver.js';
 import {
   CoapError, MessageType, OptionNumber, decodeBlock, decodeUint, emptyMessage, encodeBlock, encodeUint, formatNumber,
-  readOption, payloadLength, szxOf, type CoapMethod, type HeaderInfo,
+  readOption, payloadLength, szxOf, type BlockValue, type CoapMethod, type HeaderInfo,
 } from './message.js';
 import { CoapMux, canonicalAddress, type MuxStats } from './mux.js';
 import {
-  applyReplyOptions, asNumber, asText, isSuccess, messageOptions, optionValues, querySegments, responseFrom, splitPath, toBuffer,
+  applyReplyOptions, asBlock, asNumber, asText, isSuccess, messageOptions, optionValues, querySegments, responseFrom, splitPath, toBuffer,
 } from './node-coap.js';
 import { ClientObservationImpl, ServerObservationImpl, observationKey, type ObservationHost } from './observe.js';
 import { deriveTiming, resolveTiming, withCoapTiming, type CoapTiming, type DerivedTiming } from './timing.js';
@@ -73,6 +74,11 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** The Block2 option of an explicit block request's response, taken out before node-coap's Agent sees it. */
+interface ExplicitBlock2 {
+  block2: BlockValue | undefined;
+}
+
 export class CoapEndpoint implements ObservationHost {
   readonly timing: Readonly<CoapTiming>;
   readonly derived: Readonly<DerivedTiming>;
@@ -96,6 +102,10 @@ export class CoapEndpoint implements ObservationHost {
   private readonly pending = new Set<Pending>();
   private readonly clientObservations = new Set<ClientObservationImpl>();
   private readonly serverObservations = new Map<string, ServerObservationImpl>();
+  /** Explicit Block2 requests in flight, by token (hex). */
+  private readonly explicitBlock2 = new Map<string, ExplicitBlock2>();
+  /** Streamed Block1 receive, created by onBlock1Stream(). */
+  private block1Receiver: Block1Receiver | undefined;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -124,7 +134,8 @@ export class CoapEndpoint implements ObservationHost {
       nonLifetimeMs: this.derived.nonLifetimeMs,
       ...(options.messageCacheEntries !== undefined ? { maxEntries: options.messageCacheEntries } : {}),
       logger: this.logger,
-      screenRequest: (msg, h) => this.screenRequest(msg, h),
+      screenRequest: (msg, h, rinfo) => this.screenRequest(msg, h, rinfo),
+      filterClientResponse: (msg, h) => (this.explicitBlock2.size > 0 ? this.takeExplicitBlock2(msg, h) : msg),
       onServerReset: (peer, token) => this.serverObservations.get(observationKey(peer, token))?.finish('reset'),
       attachSide: (side) => {
         if (this.closed) return;
@@ -219,6 +230,26 @@ export class CoapEndpoint implements ObservationHost {
     this.handler = handler;
   }
 
+  /**
+   * Streams the bodies of block-wise requests the handler claims (RFC 7959 §2.3) into its sinks, one
+   * block at a time, instead of node-coap reassembling them in memory (see block1-receiver.ts).
+   * `undefined` removes the handler (open transfers are aborted).
+   */
+  onBlock1Stream(handler: Block1StreamHandler | undefined): void {
+    if (!handler && !this.block1Receiver) return;
+    this.block1Receiver ??= new Block1Receiver({
+      clock: this.clock,
+      idleTimeoutMs: this.derived.exchangeLifetimeMs,
+      nextMessageId: () => this.mux.nextMessageId(),
+    });
+    this.block1Receiver.setHandler(handler);
+  }
+
+  /** Counters of the streamed Block1 receive (undefined before onBlock1Stream). */
+  get block1StreamStats(): Block1ReceiverStats | undefined {
+    return this.block1Receiver?.stats;
+  }
+
   /** Sends a request and resolves with the response (a 4.xx/5.xx is a value, not an exception). */
   async request(options: CoapRequestOptions): Promise<CoapResponse> {
     this.assertOpen();
@@ -229,6 +260,7 @@ export class CoapEndpoint implements ObservationHost {
     return sendWithBlock1(payload, (part) => this.exchange(target, part), {
       blockSize,
       newToken: () => randomBytes(8),
+      ...(options.onBlock1Progress ? { onProgress: options.onBlock1Progress } : {}),
     });
   }
 
@@ -236,7 +268,7 @@ export class CoapEndpoint implements ObservationHost {
    * Registers an observation (GET with Observe 0, RFC 7641 §3.1; or FETCH with a payload, RFC 8132 §2.4,
    * as LwM2M Observe-Composite does). The payload must fit one block.
    */
-  async observe(options: Omit<CoapRequestOptions, 'observe' | 'block1Size'> & { maxBuffered?: number }): Promise<ClientObservation> {
+  async observe(options: Omit<CoapRequestOptions, 'observe' | 'block1Size' | 'block2'> & { maxBuffered?: number }): Promise<ClientObservation> {
     this.assertOpen();
     const host = await this.resolveHost(options.host);
     const target = { ...options, host };
@@ -267,6 +299,7 @@ export class CoapEndpoint implements ObservationHost {
     this.pending.clear();
     for (const o of [...this.clientObservations]) o.terminate();
     for (const o of [...this.serverObservations.values()]) o.finish('closed');
+    this.block1Receiver?.abortAll('closed');
     this.agentIdleTimer?.cancel();
     this.serverInstance?.close();
     this.agentInstance?.close();
@@ -297,17 +330,36 @@ export class CoapEndpoint implements ObservationHost {
   /** @internal One exchange (one block of a Block1 transfer, or the whole request). */
   exchange(target: CoapRequestOptions, part: Block1Part): Promise<CoapResponse> {
     return new Promise((resolve, reject) => {
-      this.startExchange(target, part, false, (res, req) => {
-        resolve(responseFrom(res, res.payload ?? Buffer.alloc(0), req._packet.token ?? Buffer.alloc(0)));
+      this.startExchange(target, part, false, (res, req, explicit) => {
+        const response = responseFrom(res, res.payload ?? Buffer.alloc(0), req._packet.token ?? Buffer.alloc(0));
+        resolve(explicit ? { ...response, block2: explicit.block2 } : response);
       }, reject);
     });
+  }
+
+  /**
+   * An explicit Block2 request's response: the Block2 option is removed (and kept for the caller) so
+   * node-coap's Agent does not request the following blocks itself and buffer the whole body.
+   */
+  private takeExplicitBlock2(msg: Buffer, h: HeaderInfo): Buffer {
+    const entry = this.explicitBlock2.get(h.token.toString('hex'));
+    if (!entry || readOption(msg, h, OptionNumber.Block2) === undefined) return msg;
+    try {
+      const p = parse(msg);
+      const raw = p.options.find((o) => o.name === 'Block2')?.value;
+      entry.block2 = raw ? decodeBlock(raw) : undefined;
+      p.options = p.options.filter((o) => o.name !== 'Block2');
+      return generate(p, 65_507);
+    } catch {
+      return msg;
+    }
   }
 
   private startExchange(
     target: CoapRequestOptions,
     part: Block1Part,
     observe: boolean,
-    onResponse: (res: IncomingMessage, req: OutgoingMessage) => void,
+    onResponse: (res: IncomingMessage, req: OutgoingMessage, explicit: ExplicitBlock2 | undefined) => void,
     onError: (e: Error) => void,
   ): void {
     if (this.closed) {
@@ -320,9 +372,12 @@ export class CoapEndpoint implements ObservationHost {
     const timers: TimerHandle[] = [];
     const pending: Pending = { reject: (e) => fail(e) };
     const agent = this.ensureAgent();
+    const explicit: ExplicitBlock2 | undefined = target.block2 ? { block2: undefined } : undefined;
+    let explicitKey: string | undefined;
     const cleanup = (): void => {
       settled = true;
       this.pending.delete(pending);
+      if (explicitKey !== undefined && this.explicitBlock2.get(explicitKey) === explicit) this.explicitBlock2.delete(explicitKey);
       for (const t of timers) t.cancel();
       target.signal?.removeEventListener('abort', onAbort);
       this.scheduleAgentRelease(agent);
@@ -363,6 +418,13 @@ export class CoapEndpoint implements ObservationHost {
           r.setOption(String(OptionNumber.Block1), encodeBlock(part.block1));
         }
         if (part.size1 !== undefined) r.setOption('Size1', encodeUint(part.size1));
+        if (target.block2) {
+          // RFC 7959 §2.4: ask for one block (by number, so node-coap's Agent does not treat it as its own).
+          r.setOption(String(OptionNumber.Block2), encodeBlock({ num: target.block2.num, more: false, szx: target.block2.szx }));
+          if (target.block2.num === 0) r.setOption(String(OptionNumber.Size2), Buffer.alloc(0)); // RFC 7959 §4: ask for Size2
+          explicitKey = (r._packet.token ?? Buffer.alloc(0)).toString('hex');
+          if (explicit) this.explicitBlock2.set(explicitKey, explicit);
+        }
         for (const o of target.options ?? []) r.setOption(String(o.number), o.value);
         r.on('response', (res: IncomingMessage) => {
           if (settled) return;
@@ -376,7 +438,7 @@ export class CoapEndpoint implements ObservationHost {
           // response has its own MID (RFC 7252 §5.2.3), so the entry would stay forever.
           const mid = r._packet.messageId;
           if (mid !== undefined && agent._msgIdToReq.get(mid) === r) agent._msgIdToReq.delete(mid);
-          onResponse(res, r);
+          onResponse(res, r, explicit);
         });
         const onTimeout = (): void => {
           req = undefined; // node-coap aborts it itself right after 'timeout' (agent.js)
@@ -426,10 +488,15 @@ export class CoapEndpoint implements ObservationHost {
 
   // ---- server side internals ---------------------------------------------------------------------
 
-  /** Answers oversized Block1 transfers before node-coap buffers them (it has no limit). */
-  private screenRequest(msg: Buffer, h: HeaderInfo): Buffer | undefined {
+  /**
+   * Streams the Block1 transfers a handler claimed (onBlock1Stream), and answers oversized ones before
+   * node-coap buffers them (it has no limit).
+   */
+  private screenRequest(msg: Buffer, h: HeaderInfo, rinfo: RemoteInfo): Buffer | undefined {
     const block1Raw = readOption(msg, h, OptionNumber.Block1);
     if (block1Raw === undefined) return undefined;
+    const streamed = this.block1Receiver?.handle(msg, h, rinfo);
+    if (streamed) return streamed;
     const block = decodeBlock(block1Raw);
     const size1Raw = readOption(msg, h, OptionNumber.Size1);
     const announced = size1Raw !== undefined ? decodeUint(size1Raw) : 0;
@@ -477,6 +544,7 @@ export class CoapEndpoint implements ObservationHost {
       contentFormat: formatNumber(req.headers['Content-Format']),
       accept: formatNumber(req.headers.Accept),
       observe: observeValue,
+      block2: asBlock(optionValues(options, 'Block2')[0]),
       token,
       confirmable: packet.confirmable === true,
       source,
@@ -518,6 +586,13 @@ export class CoapEndpoint implements ObservationHost {
     applyReplyOptions(res, reply);
     // Not piggybacked (the empty ACK went out, or the request was NON): a fresh MID of ours.
     if (!res._packet.ack) res._packet.messageId = this.mux.nextMessageId();
+    if (reply.block2) {
+      // Already one block (RFC 7959 §2.4): node-coap's OutMessage.end() would slice it again by the
+      // request's Block2 option, so the base class sends it unchanged.
+      res.setOption(String(OptionNumber.Block2) as 'Block2', encodeBlock(reply.block2));
+      withCoapTiming(this.timing, () => OutgoingMessage.prototype.end.call(res, payload.length > 0 ? payload : undefined));
+      return;
+    }
     withCoapTiming(this.timing, () => res.end(payload.length > 0 ? payload : undefined));
     if (payload.length >= 1024) this.keepBlock2Options(req, res);
   }

@@ -58,6 +58,11 @@ export interface MuxOptions {
    * Agent / Server lazily (each costs several KB of heap per socket) and attaches it here.
    */
   attachSide?: (side: Side) => void;
+  /**
+   * Rewrites a response before the client side (node-coap's Agent) sees it — the endpoint hides the
+   * Block2 option of explicit block requests, which the Agent would otherwise follow by itself.
+   */
+  filterClientResponse?: (msg: Buffer, header: HeaderInfo) => Buffer;
 }
 
 export interface MuxStats {
@@ -113,6 +118,7 @@ export class CoapMux {
   private readonly screenRequest: MuxOptions['screenRequest'];
   private readonly onServerReset: MuxOptions['onServerReset'];
   private readonly attachSide: MuxOptions['attachSide'];
+  private readonly filterClientResponse: MuxOptions['filterClientResponse'];
   private lastMessageId: number;
   private closed = false;
   private localAddress: AddressInfo | undefined;
@@ -129,6 +135,7 @@ export class CoapMux {
     this.screenRequest = options.screenRequest;
     this.onServerReset = options.onServerReset;
     this.attachSide = options.attachSide;
+    this.filterClientResponse = options.filterClientResponse;
     // RFC 7252 §4.4: MIDs from a randomized start, then sequential — one generator for both halves.
     this.lastMessageId = Math.floor(Math.random() * 0x10000);
     this.client = new SideSocket(this, 'client');
@@ -257,17 +264,22 @@ export class CoapMux {
           return;
         }
         this.outstanding.delete(key);
-        this.deliver('client', sanitizeBlock1(msg, h), rinfo);
+        this.deliver('client', this.clientResponse(msg, h), rinfo);
         return;
       }
       // Separate response or notification (CON/NON): RFC 7252 §4.5 duplicate detection first.
       if (this.isDuplicate(h, peer, rinfo)) return;
-      this.deliver('client', sanitizeBlock1(msg, h), rinfo);
+      this.deliver('client', this.clientResponse(msg, h), rinfo);
       return;
     }
     // Reserved classes 1, 6, 7 (RFC 7252 §12.1): reject a CON with RST (§4.2), ignore the rest.
     if (h.type === MessageType.CON) this.transmit('server', emptyMessage('RST', h.messageId), rinfo.port, rinfo.address);
     else this.stats.malformed++;
+  }
+
+  private clientResponse(msg: Buffer, h: HeaderInfo): Buffer {
+    const clean = sanitizeBlock1(msg, h);
+    return this.filterClientResponse ? this.filterClientResponse(clean, h) : clean;
   }
 
   /** Hands a datagram to one side, letting the endpoint attach that side's node-coap half first. */

@@ -80,6 +80,8 @@ export function responseFrom(m: IncomingMessage, payload: Buffer, token: Buffer)
     block1: asBlock(first('Block1')),
     block2: asBlock(first('Block2')),
     size1: asNumber(first('Size1')),
+    size2: asNumber(first('Size2')),
+    etag: Buffer.isBuffer(first('ETag')) ? (first('ETag') as Buffer) : undefined,
     token,
     source: { address: m.rsinfo.address, port: m.rsinfo.port },
   };

@@ -44,6 +44,14 @@ export interface CoapRequestOptions {
   timeoutMs?: number;
   /** Block1 size for this request (16–1024); payloads above it are sent block-wise. */
   block1Size?: number;
+  /**
+   * Explicit Block2 request (RFC 7959 §2.4): ask for block `num` of size 2^(szx+4) and get just that
+   * block back, its Block2 option in `CoapResponse.block2` — node-coap does not fetch the rest. Block 0
+   * also asks for Size2 (RFC 7959 §4).
+   */
+  block2?: { num: number; szx: number };
+  /** Block-wise requests: called after each block the peer acknowledged, with the bytes acknowledged so far. */
+  onBlock1Progress?: (bytesAcknowledged: number, total: number) => void;
   signal?: AbortSignal;
 }
 
@@ -60,6 +68,9 @@ export interface CoapResponse {
   block1: BlockValue | undefined;
   block2: BlockValue | undefined;
   size1: number | undefined;
+  /** RFC 7959 §4: the total size of the representation (asked for with an explicit block 0). */
+  size2: number | undefined;
+  etag: Buffer | undefined;
   token: Buffer;
   source: PeerAddress;
 }
@@ -75,6 +86,8 @@ export interface IncomingCoapRequest {
   accept: number | undefined;
   /** 0 = register, 1 = deregister (RFC 7641 §2). */
   observe: number | undefined;
+  /** The Block2 option of the request (RFC 7959 §2.4: the block the client asks for, and its SZX). */
+  block2?: BlockValue | undefined;
   token: Buffer;
   confirmable: boolean;
   source: PeerAddress;
@@ -97,6 +110,11 @@ export interface CoapReply {
   options?: readonly RawOption[];
   /** false: answer an Observe registration without establishing it (RFC 7641 §4.1). */
   observe?: boolean;
+  /**
+   * The handler did the block-wise slicing itself (RFC 7959 §2.4): `payload` is exactly this block and goes
+   * out as is with this Block2 option (node-coap's own whole-body Block2 slicing and caching is bypassed).
+   */
+  block2?: BlockValue;
 }
 
 export type CoapRequestHandler = (req: IncomingCoapRequest) => CoapReply | Promise<CoapReply>;

@@ -1,12 +1,13 @@
 /**
- * LwM2M Firmware Update object (/5, single instance /5/0; LwM2M-TS-Core 1.1 §E.6): the model and its
- * resources. The update state machine (download, verify, update, result codes) is a separate piece; this
- * object starts Idle with Update Result 0 and exposes hooks where that machine plugs in.
+ * LwM2M Firmware Update object (/5, single instance /5/0; LwM2M-TS-Core 1.1 §E.6): the model's resources,
+ * wired to the update state machine of src/client/firmware/updater.ts (download, verify, update, result
+ * codes).
  */
 import { LwM2MError } from '../../core/errors.js';
 import type { ObjectModel } from '../../model/types.js';
-import type { RequestContext } from '../context.js';
+import { FirmwareUpdater, memoryFlash, type FirmwareUpdateOptions } from '../firmware/updater.js';
 import { ObjectInstance } from '../instance.js';
+import { registerWriteStream } from '../operations/write-stream.js';
 import { ManagedObject, checkInt, guardWrites, listValue, requireObjectModel } from './generic.js';
 
 export const FirmwareResource = {
@@ -49,7 +50,7 @@ export type DeliveryMethodName = 'pull' | 'push' | 'both';
 const DELIVERY_NAMES: Readonly<Record<DeliveryMethodName, number>> = { pull: 0, push: 1, both: 2 };
 
 export interface FirmwareObjectOptions {
-  /** /5/0/8 protocols for pull (numbers or names). Default ['coap', 'coaps']. */
+  /** /5/0/8 protocols for pull (numbers or names); a URI with another scheme → Update Result 9. Default ['coap', 'coaps']. */
   protocols?: readonly (number | FirmwareProtocolName)[];
   /** /5/0/9 (number or name). Default both (2). */
   deliveryMethod?: number | DeliveryMethodName;
@@ -60,14 +61,8 @@ export interface FirmwareObjectOptions {
   severity?: number;
   maximumDeferPeriod?: number;
   automaticUpgradeAtDownload?: boolean;
-  /** A Write of /5/0/0 (push, after Block1 reassembly); throw an LwM2MError to refuse it. */
-  onPackage?: (data: Uint8Array, ctx: RequestContext) => void;
-  /** A Write of /5/0/1 (pull); throw to refuse (e.g. 4.00 for an unsupported scheme). */
-  onPackageUri?: (uri: string, ctx: RequestContext) => void;
-  /** /5/0/2 Update. */
-  onUpdate?: (args: string, ctx: RequestContext) => void | Promise<void>;
-  /** /5/0/10 Cancel (object 1.1+). */
-  onCancel?: (ctx: RequestContext) => void | Promise<void>;
+  /** The update state machine: clock, flash time, failure injection, pull transports, storage limit. */
+  update?: FirmwareUpdateOptions;
 }
 
 function resolve<N extends string>(v: number | N, names: Readonly<Record<N, number>>, field: string, max: number): number {
@@ -80,8 +75,34 @@ function resolve<N extends string>(v: number | N, names: Readonly<Record<N, numb
   return n;
 }
 
-/** The Firmware Update object with its one instance /5/0: State 0 (Idle), Update Result 0 (Initial). */
-export function createFirmwareObject(model: ObjectModel, options: FirmwareObjectOptions = {}): ManagedObject {
+/** The Firmware Update object; `updater` drives /5/0 (see src/client/firmware/updater.ts). */
+export class FirmwareObject extends ManagedObject {
+  private current: FirmwareUpdater | undefined;
+
+  /** The state machine of the current /5/0 (rebuilt with the instance after a Bootstrap-Delete). */
+  get updater(): FirmwareUpdater {
+    if (!this.current) throw new LwM2MError('NOT_FOUND', '/5/0 is not present');
+    return this.current;
+  }
+
+  /** @internal */
+  attach(u: FirmwareUpdater): void {
+    this.current?.dispose();
+    this.current = u;
+  }
+
+  /** @internal Stops the updater's timers and downloads. */
+  detach(): void {
+    this.current?.dispose();
+  }
+}
+
+/**
+ * The Firmware Update object with its one instance /5/0, Idle with Update Result 0 (or the result kept
+ * in flash), and its update state machine: Block1 push to /5/0/0 (streamed), pull from /5/0/1 over
+ * CoAP(S) Block2 or HTTP(S), Update /5/0/2, Cancel /5/0/10 (LwM2M-TS-Core 1.1 §E.6).
+ */
+export function createFirmwareObject(model: ObjectModel, options: FirmwareObjectOptions = {}): FirmwareObject {
   requireObjectModel(model, 5, 'createFirmwareObject');
   const R = FirmwareResource;
   const has = (rid: number): boolean => model.resources.has(rid);
@@ -89,7 +110,8 @@ export function createFirmwareObject(model: ObjectModel, options: FirmwareObject
   const delivery = resolve(options.deliveryMethod ?? 'both', DELIVERY_NAMES, 'deliveryMethod', 2);
   checkInt(options.severity, 'severity', 0, 2);
   checkInt(options.maximumDeferPeriod, 'maximumDeferPeriod', 0, 2 ** 32 - 1);
-
+  // One flash per device: it outlives the instance (Bootstrap-Delete) and the client (reboots).
+  const update: FirmwareUpdateOptions = { ...options.update, flash: options.update?.flash ?? memoryFlash() };
   const build = (id: number): ObjectInstance => {
     const inst = new ObjectInstance(model, id);
     const set = (rid: number, v: Parameters<ObjectInstance['set']>[1] | undefined): void => {
@@ -107,29 +129,30 @@ export function createFirmwareObject(model: ObjectModel, options: FirmwareObject
     set(R.SEVERITY, options.severity);
     set(R.MAXIMUM_DEFER_PERIOD, options.maximumDeferPeriod);
     set(R.AUTOMATIC_UPGRADE_AT_DOWNLOAD, options.automaticUpgradeAtDownload);
+    const updater = new FirmwareUpdater(inst, protocols, delivery, update);
+    object.attach(updater);
     guardWrites(inst, {
-      [R.PACKAGE]: (v, ctx) => {
-        if (delivery === DeliveryMethod.PULL) throw new LwM2MError('METHOD_NOT_ALLOWED', '/5/0/0: this device only supports pull delivery (/5/0/9 = 0)');
-        if (v instanceof Uint8Array) options.onPackage?.(v, ctx);
+      [R.PACKAGE]: (v) => {
+        if (!(v instanceof Uint8Array)) throw new LwM2MError('BAD_REQUEST', '/5/0/0: the package must be opaque');
+        updater.writePackage(v);
+        // Write-only and possibly large: not kept in the instance (ObjectInstance stores a written value
+        // right after this hook; drop it once the write is done).
+        queueMicrotask(() => inst.unset(R.PACKAGE));
       },
-      [R.PACKAGE_URI]: (v, ctx) => {
-        if (delivery === DeliveryMethod.PUSH) throw new LwM2MError('METHOD_NOT_ALLOWED', '/5/0/1: this device only supports push delivery (/5/0/9 = 1)');
-        if (typeof v === 'string') options.onPackageUri?.(v, ctx);
+      [R.PACKAGE_URI]: (v) => {
+        if (typeof v === 'string') updater.writePackageUri(v);
       },
     });
-    if (options.onUpdate && has(R.UPDATE)) {
-      const cb = options.onUpdate;
-      inst.behave(R.UPDATE, { execute: (args, ctx) => cb(args, ctx) });
-    }
-    if (options.onCancel && has(R.CANCEL)) {
-      const cb = options.onCancel;
-      inst.behave(R.CANCEL, { execute: (_args, ctx) => cb(ctx) });
-    }
+    // Streamed Block1 push of /5/0/0 (client/operations/write-stream.ts): one block in memory at a time.
+    registerWriteStream(inst, R.PACKAGE, (head) => updater.openPush(head));
+    if (has(R.UPDATE)) inst.behave(R.UPDATE, { execute: () => { updater.update(); } });
+    if (has(R.CANCEL)) inst.behave(R.CANCEL, { execute: () => { updater.cancel(); } });
     return inst;
   };
 
   // Bootstrap-Delete "/" removes /5/0 as well (§6.1.7.5): the factory can rebuild it.
-  const object = new ManagedObject(model, (_m, id) => build(id));
+  const object: FirmwareObject = new FirmwareObject(model, (_m, id) => build(id));
   object.add(build(0));
+  object.onDispose(() => object.detach());
   return object;
 }

@@ -434,18 +434,14 @@ describe('Firmware Update object (/5)', () => {
     expect([list(d.get(8)), d.get(9)]).toEqual([[0, 1], 2]);
   });
 
-  it('passes writes and executes to the hooks and refuses the unsupported delivery method', async () => {
-    const onPackageUri = vi.fn();
-    const onUpdate = vi.fn();
-    const i = inst(createFirmwareObject(model(5), { deliveryMethod: 1, onPackageUri, onUpdate, onPackage: vi.fn() }));
-    write(i, 0, Uint8Array.of(1, 2, 3));
-    expect(lwm2mError(() => write(i, 1, 'coap://fw.example/x')).code).toBe('LWM2M_METHOD_NOT_ALLOWED');
-    expect(onPackageUri).not.toHaveBeenCalled();
-    const pull = inst(createFirmwareObject(model(5), { onPackageUri }));
-    write(pull, 1, 'coap://fw.example/x');
-    expect(onPackageUri).toHaveBeenCalledWith('coap://fw.example/x', serverContext(1));
-    await i.execute(2, '', serverContext(1));
-    expect(onUpdate).toHaveBeenCalledTimes(1);
+  it('refuses the unsupported delivery method and operations the state does not allow (state machine: firmware*.test.ts)', async () => {
+    const push = inst(createFirmwareObject(model(5), { deliveryMethod: 1 }));
+    expect(lwm2mError(() => write(push, 0, Uint8Array.of(1, 2, 3))).code).toBe('LWM2M_BAD_REQUEST'); // not an image
+    expect([push.get(3), push.get(5)]).toEqual([FirmwareState.IDLE, 5]);
+    expect(lwm2mError(() => write(push, 1, 'coap://fw.example/x')).code).toBe('LWM2M_METHOD_NOT_ALLOWED');
+    const pull = inst(createFirmwareObject(model(5), { deliveryMethod: 'pull' }));
+    expect(lwm2mError(() => write(pull, 0, Uint8Array.of(1))).code).toBe('LWM2M_METHOD_NOT_ALLOWED');
+    await expect(push.execute(2, '', serverContext(1))).rejects.toMatchObject({ code: 'LWM2M_METHOD_NOT_ALLOWED' });
     expect(lwm2mError(() => write(pull, 1, 'x'.repeat(256))).code).toBe('LWM2M_BAD_VALUE');
     expect(lwm2mError(() => write(pull, 3, 1)).code).toBe('LWM2M_METHOD_NOT_ALLOWED');
     expect(lwm2mError(() => createFirmwareObject(model(5), { protocols: ['ftp' as 'coap'] })).message).toMatch(/^protocols\[0\]/);
