@@ -68,6 +68,22 @@ export interface ServerEvents {
   send: [event: SendEvent];
 }
 
+/** Options of {@link LwM2MServer.send}. */
+export interface SendOptions {
+  timeoutMs?: number;
+  /** Block1 size (16–1024) for a large payload (default the endpoint's, 1024). */
+  block1Size?: number;
+  signal?: AbortSignal;
+  /** Block-wise payloads: bytes the client acknowledged so far, after each block. */
+  onBlock1Progress?: (bytesAcknowledged: number, total: number) => void;
+}
+
+/**
+ * A handler for CoAP requests to the server under one first Uri-Path segment other than `rd` and `dp`
+ * (e.g. `fw` for firmware images pulled by devices). It answers like a CoapRequestHandler.
+ */
+export type CoapRouteHandler = (req: IncomingCoapRequest) => CoapReply | Promise<CoapReply>;
+
 interface Observation {
   readonly endpoint: string;
   readonly registrationId: string;
@@ -86,6 +102,8 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
   readonly models: ModelLookup;
   private readonly log: Logger;
   private readonly observations = new Map<string, Observation>();
+  /** Extra CoAP resources by first path segment (see {@link addCoapRoute}). */
+  private readonly routes = new Map<string, CoapRouteHandler>();
   /** Latest value per endpoint and path, from reads, notifications and sends. */
   private readonly latest = new Map<string, Map<string, unknown>>();
 
@@ -132,7 +150,24 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
       return { code: result.code };
     }
     if (first === 'dp' && req.method === 'POST' && req.pathSegments.length === 1) return this.onSend(req);
+    const route = first !== undefined ? this.routes.get(first) : undefined;
+    if (route) return route(req);
     return { code: '4.04', payload: `no resource ${req.path}` };
+  }
+
+  /**
+   * Serves CoAP requests whose first Uri-Path segment is `segment` (not `rd` or `dp`, which are the
+   * server's own) with `handler`, on every socket of this server. Returns the function that removes it.
+   */
+  addCoapRoute(segment: string, handler: CoapRouteHandler): () => void {
+    if (segment === 'rd' || segment === 'dp' || segment === '' || segment.includes('/')) {
+      throw new RangeError(`addCoapRoute: "${segment}" is not a free first path segment`);
+    }
+    if (this.routes.has(segment)) throw new RangeError(`addCoapRoute: /${segment} is already routed`);
+    this.routes.set(segment, handler);
+    return () => {
+      if (this.routes.get(segment) === handler) this.routes.delete(segment);
+    };
   }
 
   /** Send (LwM2M-TS-Core 1.1 §6.4.7): POST /dp from a registered client. */
@@ -169,8 +204,11 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     return reg;
   }
 
-  /** Sends one DM request to a registered client and returns its answer (timeouts → LWM2M_TIMEOUT). */
-  async send(endpoint: string, req: ServerRequest, options: { timeoutMs?: number } = {}): Promise<DeviceAnswer> {
+  /**
+   * Sends one DM request to a registered client and returns its answer (timeouts → LWM2M_TIMEOUT). A payload
+   * above `block1Size` goes block-wise (RFC 7959 §2.5; `timeoutMs` then bounds each block's exchange).
+   */
+  async send(endpoint: string, req: ServerRequest, options: SendOptions = {}): Promise<DeviceAnswer> {
     const reg = this.requireRegistration(endpoint);
     const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
     try {
@@ -182,6 +220,9 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
         ...(req.accept !== undefined ? { accept: req.accept } : {}),
         ...(req.observe === 1 ? { observe: 1 as const } : {}),
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(options.block1Size !== undefined ? { block1Size: options.block1Size } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onBlock1Progress ? { onBlock1Progress: options.onBlock1Progress } : {}),
       });
       this.registrations.touch(reg.registrationId);
       return answerOf(res);
