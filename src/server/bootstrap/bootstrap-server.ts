@@ -23,8 +23,9 @@ import type { ModelLookup } from '../../model/types.js';
 import type { DatagramSocket } from '../../transport/datagram.js';
 import { createUdpSocket, SERVER_RECV_BUFFER_SIZE } from '../../transport/udp.js';
 import { checkEndpointName } from '../registration/parse.js';
+import { bindingRefusal, type PeerSecurity, type SecureListener } from '../security/secure-socket.js';
 import type { DeviceAnswer, ServerRequest } from '../operations/types.js';
-import { resolveBootstrapConfig, type BootstrapConfigStore } from './config.js';
+import { resolveBootstrapConfig, type BootstrapConfig, type BootstrapConfigStore } from './config.js';
 import { BootstrapHistory, type BootstrapSessionRecord, type HistoryQuery } from './history.js';
 import { BootstrapSession, type BootstrapTransport } from './session.js';
 
@@ -51,6 +52,17 @@ export interface BootstrapServerOptions {
   historySize?: number;
   /** Sessions running at once; beyond it a Bootstrap-Request gets 5.03. Default 10 000. */
   maxConcurrentSessions?: number;
+  /**
+   * A DTLS listener beside `socket` (coaps): a Bootstrap-Request over it must name the endpoint its PSK
+   * identity is bound to (else 4.00 "forbidden: …"), and the session runs over it.
+   */
+  dtls?: SecureListener;
+  /**
+   * Called with the config about to be applied, before the 2.04; a returned string refuses the
+   * bootstrap (4.00 "bootstrap refused: <reason>", recorded failed). createServer() records the PSK
+   * credentials the config hands out here (security/bootstrap-psk.ts).
+   */
+  beforeSession?: (endpoint: string, resolved: { readonly key: string; readonly config: BootstrapConfig }) => string | undefined;
 }
 
 export interface BootstrapServerEvents {
@@ -93,6 +105,8 @@ function parseBootstrapQuery(query: readonly string[]): ParsedBootstrapRequest |
 
 export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   readonly endpoint: CoapEndpoint;
+  /** The CoAP endpoint on the DTLS listener, when there is one. */
+  readonly secureEndpoint: CoapEndpoint | undefined;
   readonly configs: BootstrapConfigStore;
   readonly models: ModelLookup;
   private readonly clock: Clock;
@@ -101,6 +115,10 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
   private readonly maxConcurrent: number;
   private readonly history: BootstrapHistory;
   private readonly active = new Map<string, BootstrapSession>();
+  /** How each running session's client reached us. */
+  private readonly sessionSecurity = new WeakMap<BootstrapSession, PeerSecurity>();
+  private readonly dtls: SecureListener | undefined;
+  private readonly beforeSession: BootstrapServerOptions['beforeSession'];
   private readonly running = new Set<Promise<void>>();
   private seq = 0;
   private closed = false;
@@ -118,10 +136,25 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
       socket: opts.socket, clock: this.clock, logger: this.log, ...(opts.timing ? { timing: opts.timing } : {}),
       handler: (req) => this.onRequest(req),
     });
+    const dtls = opts.dtls;
+    this.dtls = dtls;
+    this.beforeSession = opts.beforeSession;
+    this.secureEndpoint = dtls ? new CoapEndpoint({
+      socket: dtls.socket, clock: this.clock, logger: this.log, ...(opts.timing ? { timing: opts.timing } : {}),
+      handler: (req) => {
+        const session = dtls.socket.sessionOf(req.source.address, req.source.port);
+        return this.onRequest(req, session ? { transport: 'dtls', pskIdentity: session.identity } : { transport: 'dtls' });
+      },
+    }) : undefined;
   }
 
   get port(): number {
     return this.endpoint.address().port;
+  }
+
+  /** Port of the DTLS listener, when there is one. */
+  get securePort(): number | undefined {
+    return this.secureEndpoint?.address().port;
   }
 
   /** Recorded sessions, newest first (running ones are listed by {@link activeSessions}). */
@@ -140,7 +173,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     return [...this.active.values()].map((s) => s.snapshot());
   }
 
-  private async onRequest(req: IncomingCoapRequest): Promise<CoapReply> {
+  private async onRequest(req: IncomingCoapRequest, security: PeerSecurity = { transport: 'udp' }): Promise<CoapReply> {
     if (req.pathSegments.length !== 1 || req.pathSegments[0] !== 'bs') return { code: '4.04', payload: `no resource ${req.path}` };
     if (req.method !== 'POST') return { code: '4.05', payload: 'Bootstrap-Request is POST /bs' };
     const parsed = parseBootstrapQuery(req.query);
@@ -150,6 +183,16 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     }
     if (this.closed) return { code: '5.03', payload: 'bootstrap server is shutting down' };
     const { endpoint, pct } = parsed;
+    if (security.transport === 'dtls' && this.dtls) {
+      // The Bootstrap-Request response table has 2.04 and 4.00 only (LwM2M 1.0 §8.4 "the only valid
+      // response codes"; Leshan answers badRequest too): a forbidden ep is a 4.00 with a diagnostic.
+      const why = bindingRefusal(this.dtls.bindings, security.pskIdentity, endpoint, 'Bootstrap-Request');
+      if (why !== undefined) {
+        this.log.warn({ ep: endpoint, peer: req.source, pskIdentity: security.pskIdentity }, 'bootstrap request refused: endpoint binding');
+        this.record(this.refusedRecord(endpoint, req.source, pct, why), 'bootstrap-failed');
+        return { code: '4.00', payload: why };
+      }
+    }
 
     let resolved: Awaited<ReturnType<typeof resolveBootstrapConfig>>;
     try {
@@ -166,6 +209,27 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     }
 
     const previous = this.active.get(endpoint);
+    const previousSecurity = previous ? this.sessionSecurity.get(previous) : undefined;
+    if (previousSecurity?.transport === 'dtls' && (security.transport !== 'dtls' || security.pskIdentity !== previousSecurity.pskIdentity)) {
+      // Only the client that started a session over DTLS may supersede it.
+      const why = `forbidden: a bootstrap session over DTLS is running for endpoint "${endpoint}"`;
+      this.log.warn({ ep: endpoint, peer: req.source }, 'bootstrap request refused: session over DTLS running');
+      return { code: '4.00', payload: why };
+    }
+    if (this.beforeSession) {
+      let refusal: string | undefined;
+      try {
+        refusal = this.beforeSession(endpoint, resolved);
+      } catch (err) {
+        this.log.error({ err, ep: endpoint }, 'bootstrap beforeSession hook failed');
+        return { code: '5.00', payload: 'bootstrap preparation failed' };
+      }
+      if (refusal !== undefined) {
+        this.log.warn({ ep: endpoint, peer: req.source, reason: refusal }, 'bootstrap refused');
+        this.record(this.refusedRecord(endpoint, req.source, pct, refusal), 'bootstrap-failed');
+        return { code: '4.00', payload: `bootstrap refused: ${refusal}` };
+      }
+    }
     if (!previous && this.active.size >= this.maxConcurrent) {
       this.log.warn({ ep: endpoint, running: this.active.size }, 'bootstrap request refused: too many sessions');
       return { code: '5.03', payload: 'too many bootstrap sessions' };
@@ -182,10 +246,11 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
       models: this.models,
       clock: this.clock,
       stepTimeoutMs: this.stepTimeoutMs,
-      transport: this.transportTo(req.source),
+      transport: this.transportTo(req.source, security.transport === 'dtls' ? this.secureEndpoint ?? this.endpoint : this.endpoint),
       logger: this.log,
     });
     this.active.set(endpoint, session);
+    this.sessionSecurity.set(session, security);
     // 2.04 first, then the session (Core 1.1 §6.1.4; Leshan starts "once response is sent"): the reply
     // goes out when this handler's promise settles, before any macrotask runs.
     setImmediate(() => this.start(session));
@@ -204,10 +269,10 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     void done.finally(() => this.running.delete(done));
   }
 
-  private transportTo(peer: PeerAddress): BootstrapTransport {
+  private transportTo(peer: PeerAddress, coap: CoapEndpoint): BootstrapTransport {
     return {
       send: async (request: ServerRequest, { signal, timeoutMs }): Promise<DeviceAnswer> => {
-        const res = await this.endpoint.request({
+        const res = await coap.request({
           host: peer.address, port: peer.port,
           method: request.method === 'iPATCH' ? 'iPATCH' : request.method,
           pathSegments: request.uriPath,
@@ -259,7 +324,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     for (const s of this.active.values()) s.cancel('bootstrap server closing');
     await Promise.allSettled([...this.running]);
     this.active.clear();
-    await this.endpoint.close();
+    await Promise.all([this.endpoint.close(), this.secureEndpoint?.close()]);
   }
 }
 

@@ -19,6 +19,8 @@ import { registerCompositeRoutes } from './routes/composite.js';
 import { registerDmRoutes } from './routes/dm.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerRequestRoutes } from './routes/requests.js';
+import { registerSecurityRoutes } from './routes/security.js';
+import { PskStore } from '../security/psk-store.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { sharedSchemas } from './schemas.js';
 import { publishServerEvents } from './server-events.js';
@@ -30,6 +32,10 @@ export interface HttpApiOptions {
   queue?: QueueModeOptions;
   /** Where bootstrap configs live; default a new in-memory store. */
   bootstrapConfigs?: BootstrapConfigStore;
+  /** PSKs of the LwM2M server's DTLS listener (`/api/v1/security`); default a new empty store. */
+  psks?: PskStore;
+  /** PSKs of the Bootstrap-Server's DTLS listener (`/api/v1/bootstrap/security`); default a new empty store. */
+  bootstrapPsks?: PskStore;
   logger?: Logger;
   /** Default 127.0.0.1. */
   host?: string;
@@ -53,6 +59,8 @@ export interface HttpApi {
   readonly metrics: ServerMetrics;
   readonly queue: QueueModeDispatcher;
   readonly bootstrapConfigs: BootstrapConfigStore;
+  readonly psks: PskStore;
+  readonly bootstrapPsks: PskStore;
   /** Publishes an event on `/api/v1/events` (the bootstrap server emits `bootstrap` events through this). */
   publish(type: ApiEventType | (string & {}), data: unknown, endpoint?: string): ApiEvent;
   /** Listens; resolves with the bound address (`url` is `http://host:port`). */
@@ -85,6 +93,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     gauges: { queuePending: () => dispatcher.pendingCount(), sseClients: () => sse.size, ...(options.metrics?.gauges ?? {}) },
   });
   const bootstrapConfigs = options.bootstrapConfigs ?? new MemoryBootstrapConfigStore([], { models: lwm2m.models });
+  const psks = options.psks ?? new PskStore();
+  const bootstrapPsks = options.bootstrapPsks ?? new PskStore();
   const detachEvents = publishServerEvents(lwm2m, events);
   const detachCount = events.subscribe(() => {
     const e = events.get(events.lastId);
@@ -92,7 +102,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   });
   const publish = (type: ApiEventType | (string & {}), data: unknown, endpoint?: string): ApiEvent => events.publish(type, data, endpoint);
   const ctx: ApiContext = {
-    lwm2m, metrics, events, sse, dispatcher, bootstrapConfigs, defaultTimeoutMs: options.requestTimeoutMs, startedAt,
+    lwm2m, metrics, events, sse, dispatcher, bootstrapConfigs, psks, bootstrapPsks, defaultTimeoutMs: options.requestTimeoutMs, startedAt,
   };
 
   const httpLog: FastifyBaseLogger = logger.child({ component: 'http' });
@@ -112,10 +122,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         version: API_VERSION,
         description:
           'LwM2M device management over HTTP: registered clients, DM operations (read, write, execute, create, delete, ' +
-          'discover, write-attributes, observe, composite), queue mode, Server-Sent Events, bootstrap configs.',
+          'discover, write-attributes, observe, composite), queue mode, Server-Sent Events, bootstrap configs, PSK credentials of the DTLS listeners.',
       },
       tags: [
-        { name: 'clients' }, { name: 'device management' }, { name: 'events' }, { name: 'bootstrap' }, { name: 'system' },
+        { name: 'clients' }, { name: 'device management' }, { name: 'events' }, { name: 'bootstrap' }, { name: 'security' }, { name: 'system' },
       ],
     },
     // Fastify requires a body once a body schema exists, so swagger marks every requestBody required;
@@ -173,6 +183,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     registerRequestRoutes(instance, ctx);
     registerEventRoutes(instance, ctx);
     registerBootstrapRoutes(instance, ctx);
+    registerSecurityRoutes(instance, ctx);
   });
 
   // Event streams never end on their own: end them before the server waits for open connections.
@@ -188,6 +199,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     metrics,
     queue: dispatcher,
     bootstrapConfigs,
+    psks,
+    bootstrapPsks,
     publish,
     get url() {
       return url;

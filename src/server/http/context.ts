@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { LwM2MError } from '../../core/errors.js';
 import type { BootstrapConfigStore } from '../bootstrap/config.js';
 import type { Registration } from '../registration/registration.js';
+import type { PskStore } from '../security/psk-store.js';
 import type { DmContext } from './dm-jobs.js';
 import type { ApiResponse } from './errors.js';
 import type { EventHub } from './events.js';
@@ -14,6 +15,9 @@ export interface ApiContext extends DmContext {
   readonly sse: SseBroker;
   readonly dispatcher: QueueModeDispatcher;
   readonly bootstrapConfigs: BootstrapConfigStore;
+  /** PSK credentials of the LwM2M server's and of the Bootstrap-Server's DTLS listeners. */
+  readonly psks: PskStore;
+  readonly bootstrapPsks: PskStore;
   /** Timeout of DM requests without `?timeout=`, ms (undefined: the LwM2M server's default). */
   readonly defaultTimeoutMs: number | undefined;
   /** Epoch ms the API was created. */

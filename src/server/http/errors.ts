@@ -1,5 +1,6 @@
 import { ErrorCodes, isLwM2MError } from '../../core/errors.js';
 import { isRequestQueueError } from '../queue/request-queue.js';
+import { isPskStoreError } from '../security/psk-store.js';
 import type { OperationResult } from '../operations/types.js';
 
 /** What a route answers: status, JSON body, extra headers. Also the stored outcome of a queued request. */
@@ -96,6 +97,11 @@ export function errorResponse(e: unknown): ApiResponse {
     const status = e.kind === 'TIMEOUT' ? 504 : e.kind === 'NOT_FOUND' ? 404 : httpStatusOfCoap(e.coapCode);
     // Our own 5.00 (a bug, a broken model) is a 500 of this server, not a bad gateway.
     return errorResponseOf(e.coapCode === '5.00' ? 500 : status, e.code, e.message);
+  }
+  if (isPskStoreError(e)) {
+    // 409: the identity is another endpoint's; 507: the store is at its bound.
+    const status = e.code === 'PSK_IDENTITY_IN_USE' ? 409 : e.code === 'PSK_STORE_FULL' ? 507 : 400;
+    return errorResponseOf(status, e.code, e.message);
   }
   if (isRequestQueueError(e)) {
     const status = e.code === 'LWM2M_QUEUE_EXPIRED' ? 504 : e.code === 'LWM2M_QUEUE_CLEARED' ? 404 : 503;

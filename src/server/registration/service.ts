@@ -273,10 +273,16 @@ export class RegistrationService extends EventEmitter<RegistrationEvents> {
     return reg ? this.touchRecord(reg) : undefined;
   }
 
-  /** Same as {@link touch}, for a datagram from `address:port` (the registration last seen there). */
-  touchPeer(address: string, port: number): Registration | undefined {
+  /**
+   * Same as {@link touch}, for a datagram from `address:port` (the registration last seen there). With
+   * `over`, only a registration made over that transport — over DTLS, by that PSK identity — counts: a
+   * plain datagram from the address of a DTLS registration is not that client.
+   */
+  touchPeer(address: string, port: number, over?: Pick<RequestContext, 'transport' | 'pskIdentity'>): Registration | undefined {
     const reg = this.store.getByAddress(address, port);
-    return reg ? this.touchRecord(reg) : undefined;
+    if (!reg) return undefined;
+    if (over && ((over.transport ?? 'udp') !== reg.transport || (reg.transport === 'dtls' && over.pskIdentity !== reg.pskIdentity))) return undefined;
+    return this.touchRecord(reg);
   }
 
   get(registrationId: string): Registration | undefined {
