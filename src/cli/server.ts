@@ -1,7 +1,9 @@
+import { access, constants as fsConstants } from 'node:fs/promises';
 import yargs from 'yargs';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../core/logger.js';
 import { isLwM2MError } from '../core/errors.js';
 import { createServer } from '../server/create.js';
+import { isPskStoreError } from '../server/security/psk-store.js';
 import { isTransportError } from '../transport/datagram.js';
 import { CliError, ExitCode, runCli } from './exit.js';
 
@@ -11,6 +13,11 @@ interface ServerCliArgs {
   httpPort: number;
   host: string;
   bootstrapConfig?: string;
+  coapsPort?: number;
+  bsCoapsPort?: number;
+  pskFile?: string;
+  bsPskFile?: string;
+  pskIdentityHint?: string;
   logLevel: LogLevel;
 }
 
@@ -27,6 +34,11 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     .option('http-port', { type: 'number', default: 8080, coerce: port('http-port'), describe: 'HTTP API port' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
     .option('bootstrap-config', { type: 'string', describe: 'directory of bootstrap configs (JSON/YAML)' })
+    .option('coaps-port', { type: 'number', coerce: port('coaps-port'), describe: 'LwM2M server DTLS port (coaps, PSK); none by default' })
+    .option('bs-coaps-port', { type: 'number', coerce: port('bs-coaps-port'), describe: 'Bootstrap-Server DTLS port (coaps, PSK); none by default' })
+    .option('psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the LwM2M server' })
+    .option('bs-psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the Bootstrap-Server' })
+    .option('psk-identity-hint', { type: 'string', describe: 'PSK identity hint the DTLS listeners send' })
     .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS as string[], describe: 'pino JSON logs on stderr' })
     .strict()
     .help()
@@ -39,6 +51,11 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
   return {
     coapPort: a['coap-port'], bsCoapPort: a['bs-coap-port'], httpPort: a['http-port'], host: a.host,
     ...(a['bootstrap-config'] ? { bootstrapConfig: a['bootstrap-config'] } : {}),
+    ...(a['coaps-port'] !== undefined ? { coapsPort: a['coaps-port'] } : {}),
+    ...(a['bs-coaps-port'] !== undefined ? { bsCoapsPort: a['bs-coaps-port'] } : {}),
+    ...(a['psk-file'] !== undefined ? { pskFile: a['psk-file'] } : {}),
+    ...(a['bs-psk-file'] !== undefined ? { bsPskFile: a['bs-psk-file'] } : {}),
+    ...(a['psk-identity-hint'] !== undefined ? { pskIdentityHint: a['psk-identity-hint'] } : {}),
     logLevel: a['log-level'] as LogLevel,
   };
 }
@@ -47,26 +64,47 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
 export async function runServer(argv: readonly string[]): Promise<number> {
   const args = parseServerArgs(argv);
   const logger = createLogger({ level: args.logLevel, name: 'lwm2m-server' });
+  // A PSK file that cannot be read at all is a start-up error; bad rows in a readable one are not.
+  for (const [flag, file] of [['--psk-file', args.pskFile], ['--bs-psk-file', args.bsPskFile]] as const) {
+    if (file === undefined) continue;
+    try {
+      await access(file, fsConstants.R_OK);
+    } catch (e) {
+      throw new CliError(`${flag} ${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   let server;
   try {
     server = await createServer({
       host: args.host, coapPort: args.coapPort, bsCoapPort: args.bsCoapPort, httpPort: args.httpPort, logger,
       ...(args.bootstrapConfig ? { bootstrapConfigDir: args.bootstrapConfig } : {}),
+      ...(args.coapsPort !== undefined ? { coapsPort: args.coapsPort } : {}),
+      ...(args.bsCoapsPort !== undefined ? { bsCoapsPort: args.bsCoapsPort } : {}),
+      ...(args.pskFile !== undefined ? { pskFile: args.pskFile } : {}),
+      ...(args.bsPskFile !== undefined ? { bsPskFile: args.bsPskFile } : {}),
+      ...(args.pskIdentityHint !== undefined ? { dtls: { identityHint: args.pskIdentityHint } } : {}),
     });
   } catch (e) {
     if (isTransportError(e)) throw new CliError(e.message);
     if (isLwM2MError(e)) throw new CliError(e.message);
+    if (isPskStoreError(e)) throw new CliError(e.message);
     if (e instanceof Error && /EADDRINUSE/.test(e.message)) throw new CliError(`HTTP port ${args.httpPort} is already in use`);
     throw e;
   }
-  process.stdout.write(`lwm2m-server: LwM2M ${server.coapUri}, bootstrap ${server.bootstrapUri ?? '-'}, HTTP ${server.httpUrl ?? '-'}\n`);
+  // Bad PSK rows: reported one per line, the good rows are loaded, and the exit code says so at the end.
+  for (const issue of server.securityIssues) process.stderr.write(`lwm2m-server: ${issue}\n`);
+  const secure = [
+    ...(server.coapsUri !== undefined ? [`LwM2M ${server.coapsUri} (${server.psks.size} PSKs)`] : []),
+    ...(server.bootstrapCoapsUri !== undefined ? [`bootstrap ${server.bootstrapCoapsUri} (${server.bootstrapPsks.size} PSKs)`] : []),
+  ];
+  process.stdout.write(`lwm2m-server: LwM2M ${server.coapUri}, bootstrap ${server.bootstrapUri ?? '-'}, HTTP ${server.httpUrl ?? '-'}${secure.length > 0 ? `, DTLS ${secure.join(', ')}` : ''}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
   await server.close();
   process.stdout.write('lwm2m-server: stopped\n');
-  return ExitCode.OK;
+  return server.securityIssues.length > 0 ? ExitCode.INVALID_INPUT : ExitCode.OK;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

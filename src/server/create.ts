@@ -2,12 +2,27 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { loadBuiltinRegistry } from '../model/builtin.js';
 import type { ModelRegistry } from '../model/registry.js';
+import { LwM2MError } from '../core/errors.js';
+import type { DatagramSocket } from '../transport/datagram.js';
+import { createDtlsServer, type DtlsCipherSuiteName, type DtlsServerLimits, type DtlsServerSocket } from '../transport/dtls/server/index.js';
 import { createUdpSocket, SERVER_RECV_BUFFER_SIZE } from '../transport/udp.js';
 import { createBootstrapServer, DEFAULT_BOOTSTRAP_PORT, type BootstrapServer } from './bootstrap/bootstrap-server.js';
 import { createBootstrapConfigStore } from './bootstrap/config-store.js';
 import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap/config.js';
 import { createHttpApi, type HttpApi } from './http/api.js';
 import { LwM2MServer } from './lwm2m-server.js';
+import { BootstrapPskProvisioner, configSource } from './security/bootstrap-psk.js';
+import { formatPskFileIssue, loadPskFile } from './security/psk-csv.js';
+import { PskStore, isPskStoreError, type PskEntry } from './security/psk-store.js';
+
+/** DTLS settings shared by the LwM2M server's and the Bootstrap-Server's listeners. */
+export interface ServerDtlsOptions {
+  /** PSK identity hint sent in the ServerKeyExchange (RFC 4279 §2); none by default. */
+  identityHint?: string;
+  /** Server preference order; default CCM_8 (the LwM2M mandatory suite, RFC 7925 §4.2) then GCM. */
+  cipherSuites?: readonly DtlsCipherSuiteName[];
+  limits?: DtlsServerLimits;
+}
 
 export interface CreateServerOptions {
   /** Address every listener binds. Default 127.0.0.1. */
@@ -18,6 +33,19 @@ export interface CreateServerOptions {
   bsCoapPort?: number | false;
   /** HTTP API port. Default 8080; 0 picks a free one; `false` runs no HTTP API. */
   httpPort?: number | false;
+  /** LwM2M server DTLS (coaps) port; 0 picks a free one. Default `false`: no DTLS listener. */
+  coapsPort?: number | false;
+  /** Bootstrap-Server DTLS (coaps) port; 0 picks a free one. Default `false`. Needs the Bootstrap-Server. */
+  bsCoapsPort?: number | false;
+  /** PSK credentials of the LwM2M server's DTLS listener (put before `pskFile`'s; a bad one throws PskStoreError). */
+  psks?: readonly PskEntry[];
+  /** CSV file of `endpoint,identity,hexkey` lines for the LwM2M server; bad rows are {@link ReferenceServer.securityIssues}. */
+  pskFile?: string;
+  /** PSK credentials of the Bootstrap-Server's DTLS listener (the devices' bootstrap credentials). */
+  bsPsks?: readonly PskEntry[];
+  /** CSV file of the Bootstrap-Server's PSKs, same format as `pskFile`. */
+  bsPskFile?: string;
+  dtls?: ServerDtlsOptions;
   /** Directory of bootstrap configs (JSON/YAML, one per endpoint, `default.*` for the rest). */
   bootstrapConfigDir?: string;
   /** Bootstrap configs given in code (added after the directory's), by endpoint (`*` = default). */
@@ -34,8 +62,21 @@ export interface ReferenceServer {
   readonly http: HttpApi | undefined;
   /** Bootstrap configs (shared by the Bootstrap-Server and the HTTP API). */
   readonly bootstrapConfigs: BootstrapConfigStore;
+  /** PSKs of the LwM2M server's DTLS listener (also fed by bootstrap configs that hand out PSK credentials). */
+  readonly psks: PskStore;
+  /** PSKs of the Bootstrap-Server's DTLS listener. */
+  readonly bootstrapPsks: PskStore;
+  /**
+   * Problems with PSK sources that did not stop the start: bad rows of the PSK files
+   * (`file:line:col: message`) and bootstrap configs whose PSK could not be bound.
+   */
+  readonly securityIssues: readonly string[];
   readonly coapUri: string;
+  /** `coaps://host:port` of the LwM2M server, when it listens on DTLS. */
+  readonly coapsUri: string | undefined;
   readonly bootstrapUri: string | undefined;
+  /** `coaps://host:port` of the Bootstrap-Server, when it listens on DTLS. */
+  readonly bootstrapCoapsUri: string | undefined;
   readonly httpUrl: string | undefined;
   close(): Promise<void>;
 }
@@ -54,22 +95,86 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
   const closeAll = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
   };
+  const coapsPort = options.coapsPort ?? false;
+  const bsCoapsPort = options.bsCoapsPort ?? false;
+  if (bsCoapsPort !== false && options.bsCoapPort === false) {
+    throw new LwM2MError('BAD_VALUE', 'bsCoapsPort needs the Bootstrap-Server, but bsCoapPort is false');
+  }
+  // PSK sources first: a DTLS listener must never run with half its credentials.
+  const psks = new PskStore();
+  const bootstrapPsks = new PskStore();
+  const securityIssues: string[] = [];
+  for (const e of options.psks ?? []) psks.put(e);
+  for (const e of options.bsPsks ?? []) bootstrapPsks.put(e);
+  if (options.pskFile !== undefined) securityIssues.push(...(await loadPskFile(psks, options.pskFile)).issues.map(formatPskFileIssue));
+  if (options.bsPskFile !== undefined) securityIssues.push(...(await loadPskFile(bootstrapPsks, options.bsPskFile)).issues.map(formatPskFileIssue));
+  const dtlsSocket = (udp: DatagramSocket, store: PskStore, name: string): DtlsServerSocket => {
+    const s = createDtlsServer(udp, {
+      psk: store.resolver, clock, logger: logger.child({ component: `dtls-${name}` }),
+      ...(options.dtls?.identityHint !== undefined ? { identityHint: options.dtls.identityHint } : {}),
+      ...(options.dtls?.cipherSuites ? { cipherSuites: options.dtls.cipherSuites } : {}),
+      ...(options.dtls?.limits ? { limits: options.dtls.limits } : {}),
+    });
+    s.on('handshake-failed', (peer, reason) => logger.info({ peer, reason, listener: name }, 'DTLS handshake failed'));
+    return s;
+  };
+  const bindUdp = (port: number): Promise<DatagramSocket> => createUdpSocket({ host, port, recvBufferSize: SERVER_RECV_BUFFER_SIZE, logger });
   try {
-    const socket = await createUdpSocket({ host, port: options.coapPort ?? 5683, recvBufferSize: SERVER_RECV_BUFFER_SIZE, logger });
-    const lwm2m = new LwM2MServer({ socket, logger, models, clock });
+    const socket = await bindUdp(options.coapPort ?? 5683);
+    let secureUdp: DatagramSocket | undefined;
+    try {
+      if (coapsPort !== false) secureUdp = await bindUdp(coapsPort);
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+    const lwm2m = new LwM2MServer({
+      socket, logger, models, clock,
+      ...(secureUdp ? { dtls: { socket: dtlsSocket(secureUdp, psks, 'lwm2m'), bindings: psks } } : {}),
+    });
     closers.push(() => lwm2m.close());
-    const configs = await createBootstrapConfigStore(options.bootstrapConfigDir, { models });
-    for (const [ep, cfg] of Object.entries(options.bootstrapConfigs ?? {})) await configs.put(ep, cfg);
     let bootstrap: BootstrapServer | undefined;
+    const provisioner = new BootstrapPskProvisioner({
+      dm: psks, bs: bootstrapPsks,
+      ports: () => ({
+        ...(lwm2m.securePort !== undefined ? { dmPort: lwm2m.securePort } : {}),
+        ...(bootstrap?.securePort !== undefined ? { bsPort: bootstrap.securePort } : {}),
+      }),
+    });
+    const loaded = await createBootstrapConfigStore(options.bootstrapConfigDir, { models });
+    securityIssues.push(...provisioner.applyAll(await loaded.list()));
+    const configs = provisioner.wrap(loaded);
+    for (const [ep, cfg] of Object.entries(options.bootstrapConfigs ?? {})) await configs.put(ep, cfg);
     if (options.bsCoapPort !== false) {
-      bootstrap = await createBootstrapServer({ host, port: options.bsCoapPort ?? DEFAULT_BOOTSTRAP_PORT, configs, models, logger, clock });
+      const bsDtls = bsCoapsPort !== false ? dtlsSocket(await bindUdp(bsCoapsPort), bootstrapPsks, 'bootstrap') : undefined;
+      try {
+        bootstrap = await createBootstrapServer({
+          host, port: options.bsCoapPort ?? DEFAULT_BOOTSTRAP_PORT, configs, models, logger, clock,
+          ...(bsDtls ? { dtls: { socket: bsDtls, bindings: bootstrapPsks } } : {}),
+          // The config's PSK credentials are bound to this endpoint before they are handed out (the
+          // default config's can only be bound here, per endpoint); a clash refuses the bootstrap.
+          beforeSession: (endpoint, resolved) => {
+            try {
+              provisioner.apply(endpoint, resolved.config, configSource(resolved.key));
+              return undefined;
+            } catch (e) {
+              if (isPskStoreError(e) || e instanceof LwM2MError) return `the PSK credentials of bootstrap config "${resolved.key}" cannot be bound to "${endpoint}": ${e.message}`;
+              throw e;
+            }
+          },
+        });
+      } catch (e) {
+        bsDtls?.close();
+        throw e;
+      }
       const bs = bootstrap;
       closers.push(() => bs.close());
     }
+    for (const issue of securityIssues) logger.warn({ issue }, 'PSK source problem');
     let http: HttpApi | undefined;
     let httpUrl: string | undefined;
     if (options.httpPort !== false) {
-      http = createHttpApi({ lwm2m, bootstrapConfigs: configs, logger, host, port: options.httpPort ?? 8080 });
+      http = createHttpApi({ lwm2m, bootstrapConfigs: configs, psks, bootstrapPsks, logger, host, port: options.httpPort ?? 8080 });
       const api = http;
       closers.push(() => api.close());
       httpUrl = (await api.start()).url;
@@ -85,8 +190,13 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       bootstrap,
       http,
       bootstrapConfigs: configs,
+      psks,
+      bootstrapPsks,
+      securityIssues,
       coapUri: `coap://${hostInUri}:${lwm2m.port}`,
+      coapsUri: lwm2m.securePort !== undefined ? `coaps://${hostInUri}:${lwm2m.securePort}` : undefined,
       bootstrapUri: bootstrap ? `coap://${hostInUri}:${bootstrap.port}` : undefined,
+      bootstrapCoapsUri: bootstrap?.securePort !== undefined ? `coaps://${hostInUri}:${bootstrap.securePort}` : undefined,
       httpUrl,
       close: closeAll,
     };

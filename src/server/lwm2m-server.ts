@@ -11,7 +11,9 @@ import { loadBuiltinRegistry } from '../model/builtin.js';
 import type { PathValue } from '../model/node.js';
 import type { ModelLookup } from '../model/types.js';
 import type { DatagramSocket } from '../transport/datagram.js';
-import { RegistrationService, type RegistrationServiceOptions } from './registration/service.js';
+import { RegistrationService, defaultAuthorizer, type RegistrationServiceOptions } from './registration/service.js';
+import { pskBindingAuthorizer } from './security/authorizer.js';
+import type { PeerSecurity, SecureListener } from './security/secure-socket.js';
 import type { Registration } from './registration/registration.js';
 import type { RegistrationRequest } from './registration/request.js';
 import { compositeReadRequest, compositeReadResult, compositeWriteRequest, compositeWriteResult, type CompositeReadResult } from './operations/composite.js';
@@ -42,6 +44,12 @@ export interface LwM2MServerOptions {
   cacheSize?: number;
   /** Default timeout of a DM request, ms (default: the CoAP exchange bound). */
   requestTimeoutMs?: number;
+  /**
+   * A DTLS listener beside `socket` (coaps). Requests over it carry their session's PSK identity, which
+   * must be bound to the endpoint they act as (security/authorizer.ts); requests to a client go out
+   * through the socket it registered on.
+   */
+  dtls?: SecureListener;
 }
 
 export interface NotificationEvent {
@@ -98,6 +106,8 @@ interface Observation {
  */
 export class LwM2MServer extends EventEmitter<ServerEvents> {
   readonly endpoint: CoapEndpoint;
+  /** The CoAP endpoint on the DTLS listener, when there is one. */
+  readonly secureEndpoint: CoapEndpoint | undefined;
   readonly registrations: RegistrationService;
   readonly models: ModelLookup;
   private readonly log: Logger;
@@ -112,12 +122,21 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     const clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.models = opts.models ?? loadBuiltinRegistry();
-    this.registrations = new RegistrationService({ ...(opts.registration ?? {}), clock, log: this.log });
+    const dtls = opts.dtls;
+    this.registrations = new RegistrationService({
+      ...(opts.registration ?? {}), clock, log: this.log,
+      ...(dtls ? { authorize: pskBindingAuthorizer(dtls.bindings, opts.registration?.authorize ?? defaultAuthorizer) } : {}),
+    });
     this.endpoint = new CoapEndpoint({
       socket: opts.socket, clock, logger: this.log, ...(opts.timing ? { timing: opts.timing } : {}),
       cacheSize: opts.cacheSize ?? 16 * 1024,
       handler: (req) => this.onRequest(req),
     });
+    this.secureEndpoint = dtls ? new CoapEndpoint({
+      socket: dtls.socket, clock, logger: this.log, ...(opts.timing ? { timing: opts.timing } : {}),
+      cacheSize: opts.cacheSize ?? 16 * 1024,
+      handler: (req) => this.onRequest(req, this.securityOf(req.source)),
+    }) : undefined;
     this.registrations.on('registered', (r) => setImmediate(() => this.emit('registered', r)));
     this.registrations.on('updated', (e) => setImmediate(() => this.emit('updated', e.registration, e.objectsChanged)));
     this.registrations.on('deregistered', (r) => {
@@ -136,20 +155,38 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     return this.endpoint.address().port;
   }
 
-  private async onRequest(req: IncomingCoapRequest): Promise<CoapReply> {
+  /** Port of the DTLS listener, when there is one. */
+  get securePort(): number | undefined {
+    return this.secureEndpoint?.address().port;
+  }
+
+  /** The CoAP endpoint requests to `registration`'s client go through: the socket it registered on. */
+  coapEndpointOf(registration: Registration): CoapEndpoint {
+    if (registration.transport !== 'dtls') return this.endpoint;
+    if (!this.secureEndpoint) throw new LwM2MError('INTERNAL', `${registration.endpoint} registered over DTLS, but this server has no DTLS listener`);
+    return this.secureEndpoint;
+  }
+
+  private securityOf(peer: { address: string; port: number }): PeerSecurity {
+    const session = this.opts.dtls?.socket.sessionOf(peer.address, peer.port);
+    return session ? { transport: 'dtls', pskIdentity: session.identity } : { transport: 'dtls' };
+  }
+
+  private async onRequest(req: IncomingCoapRequest, security: PeerSecurity = { transport: 'udp' }): Promise<CoapReply> {
     const first = req.pathSegments[0];
     if (first === 'rd') {
       const rreq: RegistrationRequest = {
         method: req.method, uriPath: req.pathSegments, uriQuery: req.query, payload: req.payload,
         ...(req.contentFormat !== undefined ? { contentFormat: req.contentFormat } : {}),
         source: req.source,
+        ...(security.transport === 'dtls' ? { transport: 'dtls' as const, ...(security.pskIdentity !== undefined ? { pskIdentity: security.pskIdentity } : {}) } : {}),
       };
       const result = this.registrations.handle(rreq);
       if (!result.ok) return { code: result.code, payload: result.diagnostic };
       if ('location' in result) return { code: result.code, locationPath: result.location };
       return { code: result.code };
     }
-    if (first === 'dp' && req.method === 'POST' && req.pathSegments.length === 1) return this.onSend(req);
+    if (first === 'dp' && req.method === 'POST' && req.pathSegments.length === 1) return this.onSend(req, security);
     const route = first !== undefined ? this.routes.get(first) : undefined;
     if (route) return route(req);
     return { code: '4.04', payload: `no resource ${req.path}` };
@@ -171,8 +208,9 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
   }
 
   /** Send (LwM2M-TS-Core 1.1 §6.4.7): POST /dp from a registered client. */
-  private onSend(req: IncomingCoapRequest): CoapReply {
-    const reg = this.registrations.touchPeer(req.source.address, req.source.port);
+  private onSend(req: IncomingCoapRequest, security: PeerSecurity): CoapReply {
+    // Only the registration made over this socket (and, over DTLS, by this session's identity) may Send.
+    const reg = this.registrations.touchPeer(req.source.address, req.source.port, security);
     if (!reg) return { code: '4.03', payload: 'Send from an unregistered peer' };
     if (req.contentFormat === undefined) return { code: '4.00', payload: 'Send without Content-Format' };
     try {
@@ -212,7 +250,7 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     const reg = this.requireRegistration(endpoint);
     const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
     try {
-      const res = await this.endpoint.request({
+      const res = await this.coapEndpointOf(reg).request({
         host: reg.address, port: reg.port, method: req.method === 'iPATCH' ? 'iPATCH' : req.method,
         pathSegments: req.uriPath, query: req.uriQuery ?? [],
         ...(req.payload ? { payload: Buffer.from(req.payload.buffer, req.payload.byteOffset, req.payload.byteLength) } : {}),
@@ -290,7 +328,7 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     const req = observeRequest(path, format, reg.rootPath);
     let coap: ClientObservation;
     try {
-      coap = await this.endpoint.observe({
+      coap = await this.coapEndpointOf(reg).observe({
         host: reg.address, port: reg.port, method: 'GET', pathSegments: req.uriPath,
         ...(req.accept !== undefined ? { accept: req.accept } : {}),
       });
@@ -342,7 +380,7 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     const payload = req.payload ?? new Uint8Array(0);
     let coap: ClientObservation;
     try {
-      coap = await this.endpoint.observe({
+      coap = await this.coapEndpointOf(reg).observe({
         host: reg.address, port: reg.port, method: 'FETCH', pathSegments: req.uriPath,
         payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), contentFormat: format, accept: responseFormat,
       });
@@ -402,7 +440,7 @@ export class LwM2MServer extends EventEmitter<ServerEvents> {
     for (const o of this.observations.values()) void o.coap.cancel({ proactive: false });
     this.observations.clear();
     this.registrations.close();
-    await this.endpoint.close();
+    await Promise.all([this.endpoint.close(), this.secureEndpoint?.close()]);
   }
 }
 
