@@ -181,12 +181,12 @@ export class IssueCollector {
     return v;
   }
 
-  /** Located issues, errors and warnings in the order found. */
+  /** Located issues, errors and warnings, in file order. */
   located(json: LocatedJson, prefix = ''): ProfileIssue[] {
     return this.issues.map((i) => {
       const pointer = `${prefix}${i.pointer}`;
       return { severity: i.severity, ...json.locate(pointer, i.atKey === true), message: i.message, pointer };
-    });
+    }).sort((a, b) => a.line - b.line || a.column - b.column); // stable: same place keeps the order found
   }
 }
 
