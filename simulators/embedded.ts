@@ -1,4 +1,4 @@
-import { isLwM2MError } from '../src/core/errors.js';
+import { LwM2MError, isLwM2MError } from '../src/core/errors.js';
 import type { Logger } from '../src/core/logger.js';
 import { parsePath, type LwM2MPath } from '../src/core/path.js';
 import { ContentFormat } from '../src/codec/content-format.js';
@@ -6,7 +6,7 @@ import type { ModelRegistry } from '../src/model/registry.js';
 import { createServer, type ReferenceServer } from '../src/server/create.js';
 import type { LwM2MServer } from '../src/server/lwm2m-server.js';
 import type { Registration } from '../src/server/registration/registration.js';
-import type { Scenario, Step } from './scenario/types.js';
+import { resolveDevice, type Scenario, type Step } from './scenario/types.js';
 
 /** What the embedded server does with each registration so the scenario's `expect` steps can pass. */
 export interface EmbeddedPolicy {
@@ -44,7 +44,7 @@ function hasPath(reg: Registration, p: LwM2MPath): boolean {
  * registration (observe, read, write-back, execute the paths the flows expect).
  */
 export class EmbeddedServer {
-  private constructor(readonly reference: ReferenceServer, private readonly log: Logger) {}
+  private constructor(readonly reference: ReferenceServer, private readonly log: Logger, readonly secure = false) {}
 
   /**
    * Starts the reference server (createServer) on free ports of 127.0.0.1 — with a Bootstrap-Server
@@ -52,7 +52,20 @@ export class EmbeddedServer {
    */
   static async start(scenario: Scenario, log: Logger, models: ModelRegistry): Promise<EmbeddedServer> {
     const bootstrap = scenario.devices.bootstrap;
-    const reference = await createServer({ coapPort: 0, bsCoapPort: bootstrap ? 0 : false, httpPort: false, logger: log, models });
+    const secure = pskDevices(scenario);
+    const reference = await createServer({
+      coapPort: 0, bsCoapPort: bootstrap ? 0 : false, httpPort: false, logger: log, models,
+      ...(secure ? { coapsPort: 0, ...(bootstrap ? { bsCoapsPort: 0 } : {}) } : {}),
+    });
+    if (secure) {
+      try {
+        await provisionPsks(reference, scenario, secure);
+      } catch (e) {
+        await reference.close();
+        throw e;
+      }
+      return EmbeddedServer.ready(reference, log, scenario, true);
+    }
     if (bootstrap) {
       await reference.bootstrapConfigs.put('*', {
         servers: [{
@@ -63,7 +76,11 @@ export class EmbeddedServer {
         }],
       });
     }
-    const embedded = new EmbeddedServer(reference, log);
+    return EmbeddedServer.ready(reference, log, scenario, false);
+  }
+
+  private static ready(reference: ReferenceServer, log: Logger, scenario: Scenario, secure: boolean): EmbeddedServer {
+    const embedded = new EmbeddedServer(reference, log, secure);
     const policy = policyFor(scenario);
     reference.lwm2m.on('registered', (reg) => { void embedded.apply(reg, policy); });
     return embedded;
@@ -73,12 +90,13 @@ export class EmbeddedServer {
     return this.reference.lwm2m;
   }
 
+  /** Where the devices register: the coaps:// listener when the devices use PSK, else coap://. */
   get serverUri(): string {
-    return this.reference.coapUri;
+    return this.secure ? (this.reference.coapsUri as string) : this.reference.coapUri;
   }
 
   get bootstrapUri(): string | undefined {
-    return this.reference.bootstrapUri;
+    return this.secure ? this.reference.bootstrapCoapsUri : this.reference.bootstrapUri;
   }
 
   private async apply(reg: Registration, policy: EmbeddedPolicy): Promise<void> {
@@ -105,5 +123,62 @@ export class EmbeddedServer {
 
   async close(): Promise<void> {
     await this.reference.close();
+  }
+}
+
+interface DevicePsk {
+  readonly endpoint: string;
+  readonly identity: string;
+  readonly key: string;
+}
+
+/**
+ * The PSK of every device when the devices use DTLS (every device resolved as in the engine:
+ * resolveDevice is deterministic, so the server knows each device's identity and key); undefined when
+ * they use NoSec. A device list mixing NoSec and PSK is refused: the embedded target gives every device
+ * one server URI.
+ */
+export function pskDevices(scenario: Scenario): DevicePsk[] | undefined {
+  const d = scenario.devices;
+  if (d.security.mode !== 'psk' && !d.csv?.rows.some((r) => r.securityMode === 'psk')) return undefined;
+  const out: DevicePsk[] = [];
+  let nosec = 0;
+  for (let i = 0; i < d.count; i++) {
+    const r = resolveDevice(scenario, i);
+    if (r.security.mode === 'psk') out.push({ endpoint: r.endpoint, identity: r.security.identity, key: r.security.key });
+    else nosec++;
+  }
+  if (nosec > 0 && out.length > 0) {
+    throw new LwM2MError('BAD_VALUE', `target: embedded needs all devices on one security mode, but ${out.length} use PSK and ${nosec} NoSec`);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * Gives the embedded server the devices' credentials: with bootstrap, each device's bootstrap PSK to
+ * the Bootstrap-Server and a per-device bootstrap config that hands out the DM server's coaps:// URI
+ * with the same PSK (createServer binds that PSK for the LwM2M server's listener); without, the PSKs
+ * straight into the LwM2M server's store.
+ */
+async function provisionPsks(reference: ReferenceServer, scenario: Scenario, devices: readonly DevicePsk[]): Promise<void> {
+  const d = scenario.devices;
+  for (const dev of devices) {
+    const key = Buffer.from(dev.key, 'hex');
+    if (!d.bootstrap) {
+      reference.psks.put({ endpoint: dev.endpoint, identity: dev.identity, key, source: 'scenario' });
+      continue;
+    }
+    reference.bootstrapPsks.put({ endpoint: dev.endpoint, identity: dev.identity, key, source: 'scenario' });
+    await reference.bootstrapConfigs.put(dev.endpoint, {
+      servers: [{
+        shortServerId: d.shortServerId ?? 101,
+        uri: reference.coapsUri as string,
+        securityMode: 'psk',
+        pskIdentity: dev.identity,
+        pskKey: dev.key,
+        lifetime: d.lifetimeS,
+        binding: d.binding,
+      }],
+    });
   }
 }

@@ -194,6 +194,7 @@ export function compilePattern(source: string, allowed: readonly PlaceholderName
       const colon = body.indexOf(':');
       name = colon < 0 ? body : body.slice(0, colon);
       spec = colon < 0 ? '' : body.slice(colon + 1);
+      if (name === 'ep') name = 'endpoint'; // {ep}: the LwM2M name of the endpoint parameter
     }
     if (!(ALL_PLACEHOLDERS as readonly string[]).includes(name)) {
       const hint = suggest(name, ALL_PLACEHOLDERS.filter((p) => allowed.includes(p)));
@@ -1319,6 +1320,7 @@ async function normDevices(ctx: Ctx, v: unknown, target: Target | undefined): Pr
     const keyRaw = sec.key;
     const kpath = [...spath, 'key'];
     if (keyRaw === undefined) key = { kind: 'seeded', lengthBytes: 16 };
+    else if (keyRaw === 'derive') key = { kind: 'derived' };
     else if (isObj(keyRaw)) key = { kind: 'seeded', lengthBytes: num(keyRaw.length) ?? 16 };
     else if (typeof keyRaw === 'string' && keyRaw.includes('{')) {
       const p = pattern(ctx, keyRaw, kpath, ['index', 'shard', 'seed', 'endpoint', 'csv'], csv);

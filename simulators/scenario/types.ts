@@ -17,6 +17,7 @@
  * only depend on the seeded PRNG, so a worker can import this module without pulling in the YAML parser
  * or ajv.
  */
+import { createHmac } from 'node:crypto';
 import { createPrng, hashSeed, type GeneratorSpec } from '../../src/client/generators.js';
 import { LwM2MError } from '../../src/core/errors.js';
 import type { LogLevel } from '../../src/core/logger.js';
@@ -146,6 +147,8 @@ export type BindingMode = 'U' | 'UQ';
 export type PskKeySource =
   /** Derived from the run seed and the endpoint ({@link derivePskKey}): reproducible, unique per device. */
   | { readonly kind: 'seeded'; readonly lengthBytes: number }
+  /** `key: derive`: HMAC-SHA256(seed, endpoint) truncated to 16 bytes ({@link deriveHmacPskKey}); any server can recompute it. */
+  | { readonly kind: 'derived' }
   /** The same key for every device (lower-case hex). */
   | { readonly kind: 'hex'; readonly hex: string }
   /** A pattern that renders to hex per device, normally `{csv:key}`. */
@@ -470,6 +473,15 @@ export function derivePskKey(seed: number | string, endpoint: string, lengthByte
   return hex;
 }
 
+/**
+ * `key: derive`: HMAC-SHA256 with the run seed (its decimal or string form, UTF-8) as the HMAC key over
+ * the endpoint name (UTF-8), first 16 bytes, lower-case hex — so a server outside the fleet can compute
+ * the same keys: `printf %s "$EP" | openssl dgst -sha256 -hmac "$SEED" | cut -c1-32` (last field).
+ */
+export function deriveHmacPskKey(seed: number | string, endpoint: string): string {
+  return createHmac('sha256', String(seed)).update(endpoint, 'utf8').digest().subarray(0, 16).toString('hex');
+}
+
 /** Everything per-device, resolved: what the engine feeds the device factory. */
 export interface ResolvedDevice {
   readonly ordinal: number;
@@ -510,8 +522,9 @@ export function resolveDevice(scenario: Scenario, ordinal: number, shard = 0): R
     if (key === undefined) {
       const src: PskKeySource = spec?.key ?? { kind: 'seeded', lengthBytes: 16 };
       key = src.kind === 'seeded' ? derivePskKey(seed, endpoint, src.lengthBytes)
-        : src.kind === 'hex' ? src.hex
-          : formatPattern(src.pattern, vars).toLowerCase();
+        : src.kind === 'derived' ? deriveHmacPskKey(seed, endpoint)
+          : src.kind === 'hex' ? src.hex
+            : formatPattern(src.pattern, vars).toLowerCase();
     }
     security = { mode: 'psk', identity, key };
   }

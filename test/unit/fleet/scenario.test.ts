@@ -338,7 +338,7 @@ const BAD: readonly Bad[] = [
     yaml: 'devices:\n  count: 10\n  security:\n    mode: psk\n    identity: "{endpoint}-{idx}"\n    key: abc\nphases:\n  - duration: 10s\n    arrivalRate: 1\n',
     errors: [
       'bad.yaml:5:27: devices.security.identity: unknown placeholder {idx} (did you mean {index}?); placeholders: {index}, {shard}, {seed}, {endpoint}, {csv:column}',
-      'bad.yaml:6:10: devices.security.key: must be a hex key (1 to 64 bytes, e.g. 000102030405060708090a0b0c0d0e0f), a pattern such as {csv:key}, or { seeded: true }, got "abc"',
+      'bad.yaml:6:10: devices.security.key: must be a hex key (1 to 64 bytes, e.g. 000102030405060708090a0b0c0d0e0f), derive, a pattern such as {csv:key}, or { seeded: true }, got "abc"',
     ],
   },
   {
