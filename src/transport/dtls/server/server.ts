@@ -16,7 +16,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.j
 import { silentLogger } from '../../../core/logger.js';
 import { TransportError, familyOf, type DatagramSocket, type RemoteInfo, type SendCallback } from '../../datagram.js';
 import {
-  AlertDescription, AlertLevel, ContentType, DTLS_1_0, HandshakeType, MAX_PLAINTEXT_LENGTH, alertName,
+  AlertDescription, AlertLevel, ContentType, DTLS_1_0, DTLS_1_2, HandshakeType, MAX_PLAINTEXT_LENGTH, alertName,
 } from './constants.js';
 import { CIPHER_SUITES, DEFAULT_CIPHER_SUITES, type CipherSuite } from './cipher-suites.js';
 import { CookieJar } from './cookie.js';
@@ -87,7 +87,7 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
       if (!s) throw new RangeError(`createDtlsServer: unknown cipher suite ${String(n)}`);
       return s;
     });
-    this.kx = { psk: options.psk, identityHint: options.identityHint !== undefined ? Buffer.from(options.identityHint, 'utf8') : undefined };
+    this.kx = { psk: options.psk, identityHint: options.identityHint ? Buffer.from(options.identityHint, 'utf8') : undefined };
     const l = { ...DEFAULT_LIMITS, ...stripUndefined(options.limits ?? {}) };
     for (const [k, v] of Object.entries(l)) {
       if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new RangeError(`createDtlsServer: limits.${k} must be a positive number, got ${String(v)}`);
@@ -226,7 +226,7 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
       const dg: DatagramContext = { retransmitted: false };
       for (const rec of records) {
         if (rec.epoch === 0) this.onEpoch0(rec, key, rinfo, dg);
-        else if (rec.epoch === 1) this.onEpoch1(rec, key, rinfo, dg);
+        else if (rec.epoch === 1) this.onEpoch1(rec, key, dg);
         else this.counters.recordsDropped++; // we never reach epoch 2 (no renegotiation)
       }
     } catch (err) {
@@ -363,31 +363,41 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
 
   // ---- epoch 1: protected records ------------------------------------------------------------------
 
-  private onEpoch1(rec: DtlsRecord, key: string, rinfo: RemoteInfo, dg: DatagramContext): void {
+  private onEpoch1(rec: DtlsRecord, key: string, dg: DatagramContext): void {
+    // After the ServerHello every record carries the negotiated version (RFC 6347 §4.1).
+    if (rec.version !== DTLS_1_2) {
+      this.counters.recordsDropped++;
+      return;
+    }
     const hs = this.handshakes.get(key);
     const s = this.sessions.get(key);
     if (hs && (rec.type !== ContentType.applicationData || !s)) {
       const r = hs.openEpoch1(rec);
+      if (r instanceof Buffer) {
+        this.onHandshakeRecord(hs, rec.type, r, dg);
+        return;
+      }
       if (r === 'replay') {
         this.counters.recordsReplayed++;
         this.counters.recordsDropped++;
         return;
       }
-      if (r !== 'not-ready' && r !== 'bad-mac') {
-        this.onHandshakeRecord(hs, rec.type, r, dg);
+      // Not the handshake's (or not readable yet): it may still be the current session's (§4.2.8).
+      const p = s ? s.open(rec) : undefined;
+      if (s && p instanceof Buffer) {
+        this.onSessionRecord(s, rec.type, p, dg);
         return;
       }
-      if (r === 'bad-mac' && !(s && s.open(rec) instanceof Buffer)) {
+      if (r === 'bad-mac') {
         // Like mbedTLS: a record that fails authentication while we wait for the Finished means the
         // keys differ (wrong PSK, tampering) — fail with a fatal bad_record_mac (RFC 6347 §4.1.2.7
         // allows the alert). Outside the handshake such records are dropped silently.
         this.failHandshake(hs, new DtlsError('DTLS_BAD_RECORD_MAC', 'Finished record does not authenticate (different PSK?)'));
         return;
       }
-      if (!s) {
-        this.counters.recordsDropped++;
-        return;
-      }
+      if (p === 'replay') this.counters.recordsReplayed++;
+      this.counters.recordsDropped++;
+      return;
     }
     if (!s) {
       this.counters.recordsDropped++;
@@ -399,8 +409,13 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
       this.counters.recordsDropped++; // RFC 6347 §4.1.2.7: invalid records are silently discarded
       return;
     }
+    this.onSessionRecord(s, rec.type, p, dg);
+  }
+
+  /** An authenticated epoch-1 record of an established session. */
+  private onSessionRecord(s: Session, type: number, p: Buffer, dg: DatagramContext): void {
     this.touch(s);
-    switch (rec.type) {
+    switch (type) {
       case ContentType.applicationData:
         s.lastFlight = undefined; // the peer has our Finished
         this.emit('message', p, { address: s.address, family: familyOf(s.address), port: s.port, size: p.length } satisfies RemoteInfo);

@@ -3,7 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../../core/clock.js';
-import type { DatagramSocket } from '../../datagram.js';
+import type { DatagramSocket, RemoteInfo } from '../../datagram.js';
 import type { DtlsCipherSuiteName } from './cipher-suites.js';
 
 export type { DtlsCipherSuiteName } from './cipher-suites.js';
@@ -75,9 +75,15 @@ export interface DtlsServerSocket extends DatagramSocket {
   on(event: 'session', listener: (s: DtlsPeerSession) => void): this;
   on(event: 'session-closed', listener: (s: DtlsPeerSession, reason: string) => void): this;
   on(event: 'handshake-failed', listener: (peer: { address: string; port: number }, reason: string) => void): this;
-  on(event: 'message', listener: (msg: Buffer, rinfo: import('../../datagram.js').RemoteInfo) => void): this;
+  on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: 'listening' | 'close', listener: () => void): this;
+  once(event: 'session', listener: (s: DtlsPeerSession) => void): this;
+  once(event: 'session-closed', listener: (s: DtlsPeerSession, reason: string) => void): this;
+  once(event: 'handshake-failed', listener: (peer: { address: string; port: number }, reason: string) => void): this;
+  once(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'listening' | 'close', listener: () => void): this;
 }
 
 export type { DatagramSocket };
