@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LwM2MServer } from '../../src/server/lwm2m-server.js';
+import { BootstrapServer } from '../../src/server/bootstrap/bootstrap-server.js';
+import { MemoryBootstrapConfigStore } from '../../src/server/bootstrap/config-store.js';
 import { createUdpSocket } from '../../src/transport/udp.js';
 import { createDtlsServer, type DtlsServerSocket } from '../../src/transport/dtls/server/index.js';
 import { libcoapTool, requireLibcoapInCi, run } from '../helpers/libcoap.js';
@@ -59,6 +61,21 @@ describe.runIf(enabled)('DTLS server ↔ libcoap coap-client (OpenSSL, GnuTLS)',
       expect(r.stdout.toString() + r.stderr).not.toMatch(/2\.0\d|4\.0\d/);
       expect(failures.slice(before)).toEqual([expect.stringMatching(/^unknown_psk_identity/)]);
     });
+  });
+
+  it('the bootstrap server runs unchanged on a DTLS socket: Bootstrap-Request over coaps gets its answer', async () => {
+    const udp = await createUdpSocket({ host: '127.0.0.1' });
+    const bsDtls = createDtlsServer(udp, { psk: (id) => (id === 'dev-openssl' ? Buffer.from(KEYS[id] as string) : undefined) });
+    const bs = new BootstrapServer({ socket: bsDtls, configs: new MemoryBootstrapConfigStore() });
+    try {
+      // No config for this endpoint: the documented 4.00 "bootstrap refused", carried over DTLS.
+      const r = await run(tools.openssl as string, ['-m', 'post', '-B', '5', '-v', '6', '-u', 'dev-openssl', '-k', KEYS['dev-openssl'] as string,
+        `coaps://127.0.0.1:${udp.address().port}/bs?ep=dev-openssl`]);
+      expect(r.stdout.toString() + r.stderr).toMatch(/4\.00/);
+      expect(bsDtls.stats().handshakesCompleted).toBe(1);
+    } finally {
+      await bs.close();
+    }
   });
 
   it('every session ended or is bounded; no handshake left behind', () => {
