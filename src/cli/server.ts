@@ -91,6 +91,11 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     if (e instanceof Error && /EADDRINUSE/.test(e.message)) throw new CliError(`HTTP port ${args.httpPort} is already in use`);
     throw e;
   }
+  // Listen for the stop signals before announcing the start: whoever reads the line may signal at once.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   // Bad PSK rows: reported one per line, the good rows are loaded, and the exit code says so at the end.
   for (const issue of server.securityIssues) process.stderr.write(`lwm2m-server: ${issue}\n`);
   const secure = [
@@ -98,10 +103,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     ...(server.bootstrapCoapsUri !== undefined ? [`bootstrap ${server.bootstrapCoapsUri} (${server.bootstrapPsks.size} PSKs)`] : []),
   ];
   process.stdout.write(`lwm2m-server: LwM2M ${server.coapUri}, bootstrap ${server.bootstrapUri ?? '-'}, HTTP ${server.httpUrl ?? '-'}${secure.length > 0 ? `, DTLS ${secure.join(', ')}` : ''}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await stopRequested;
   await server.close();
   process.stdout.write('lwm2m-server: stopped\n');
   return server.securityIssues.length > 0 ? ExitCode.INVALID_INPUT : ExitCode.OK;
