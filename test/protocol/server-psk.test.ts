@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { generate, parse, type ParsedPacket } from 'coap-packet';
 import { dtls } from 'node-dtls-client';
 import { createServer, type ReferenceServer } from '../../src/server/create.js';
@@ -209,5 +210,65 @@ describe.runIf(requireLibcoapInCi(coapClient))('LwM2M server over DTLS (libcoap 
   it('is refused 4.03 with another device\'s ep', async () => {
     const r = await register('id-lc', 'dev-a');
     expect(r.stdout.toString() + r.stderr).toMatch(/4\.03/);
+  });
+});
+
+describe('PSKs handed out by the default bootstrap config', () => {
+  let bs: ReferenceServer;
+  beforeAll(async () => {
+    bs = await createServer({
+      coapPort: 0, bsCoapPort: 0, coapsPort: 0, httpPort: false,
+      bootstrapConfigs: { '*': { servers: [{ shortServerId: 1, uri: 'coaps://127.0.0.1:5684', pskIdentity: 'shared', pskKey: 'c0c1c2c3' }] } },
+    });
+  });
+  afterAll(async () => {
+    await bs?.close();
+  });
+
+  /** A plain CoAP Bootstrap-Request from a fresh UDP socket; requests the session then sends are left unanswered. */
+  async function bootstrapRequest(ep: string): Promise<ParsedPacket> {
+    const sock = createSocket('udp4');
+    await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()));
+    try {
+      const token = randomBytes(4);
+      const answered = new Promise<ParsedPacket>((res, rej) => {
+        const t = setTimeout(() => rej(new Error('no answer to the Bootstrap-Request')), 5000);
+        sock.on('message', (m) => {
+          const p = parse(m);
+          if (!p.token.equals(token)) return;
+          clearTimeout(t);
+          res(p);
+        });
+      });
+      sock.send(generate({
+        messageId: randomBytes(2).readUInt16BE(0), token, code: 'POST', confirmable: true,
+        options: [{ name: 'Uri-Path', value: Buffer.from('bs') }, { name: 'Uri-Query', value: Buffer.from(`ep=${ep}`) }],
+      }), portOf(bs.bootstrapUri), '127.0.0.1');
+      return await answered;
+    } finally {
+      sock.close();
+    }
+  }
+
+  it('binds the credentials to the first endpoint that bootstraps with them, and refuses a second one (two devices cannot share an identity)', async () => {
+    expect(bs.psks.size).toBe(0); // the default config has no endpoint until a Bootstrap-Request names one
+    const first = await bootstrapRequest('shared-1');
+    expect(first.code).toBe('2.04');
+    expect(bs.psks.byIdentity('shared')).toMatchObject({ endpoint: 'shared-1', source: 'bootstrap config "*"' });
+    const second = await bootstrapRequest('shared-2');
+    expect(second.code).toBe('4.00');
+    expect(second.payload.toString()).toBe(
+      'bootstrap refused: the PSK credentials of bootstrap config "*" cannot be bound to "shared-2": identity "shared" is already used by endpoint "shared-1" (bootstrap config "*")',
+    );
+    expect(bs.psks.get('shared-2')).toBeUndefined();
+  });
+
+  it('a device then registers over DTLS with the credentials the bootstrap handed out', async () => {
+    const c = await connect(portOf(bs.coapsUri), 'shared', Buffer.from('c0c1c2c3', 'hex'));
+    try {
+      expect((await c.request('POST', ['rd'], ['ep=shared-1', 'lt=60'], '</3/0>')).code).toBe('2.01');
+    } finally {
+      await c.close();
+    }
   });
 });
