@@ -9,15 +9,25 @@ import { EventEmitter } from 'node:events';
 import { ContentFormat } from '../../../codec/content-format.js';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
-import type { LwM2MServer, NotificationEvent, SendEvent } from '../../lwm2m-server.js';
+import type { LwM2MServer, NotificationEvent, SendEvent, ServerEvents } from '../../lwm2m-server.js';
 import type { OperationResult, ReadResult } from '../../operations/types.js';
 import type { Registration } from '../../registration/registration.js';
 import { TelemetryStore } from '../telemetry-store.js';
 import { TelemetryMapper, objectVersions, planProfileOperations, type ProfileOperation, type SkippedTarget } from './applier.js';
 import type { ThingsBoardProfile } from './profile.js';
 
-/** The part of {@link LwM2MServer} the adapter uses. */
-export type ProfileServer = Pick<LwM2MServer, 'on' | 'off' | 'read' | 'observe' | 'writeAttributes' | 'readComposite' | 'observeComposite'>;
+type AdapterEvent = 'registered' | 'updated' | 'deregistered' | 'expired' | 'notification' | 'send';
+
+/** The part of {@link LwM2MServer} the adapter uses (an LwM2MServer is one). */
+export interface ProfileServer {
+  on<K extends AdapterEvent>(event: K, listener: (...args: ServerEvents[K]) => void): unknown;
+  off<K extends AdapterEvent>(event: K, listener: (...args: ServerEvents[K]) => void): unknown;
+  read: LwM2MServer['read'];
+  observe: LwM2MServer['observe'];
+  writeAttributes: LwM2MServer['writeAttributes'];
+  readComposite: LwM2MServer['readComposite'];
+  observeComposite: LwM2MServer['observeComposite'];
+}
 
 export interface OperationOutcome {
   readonly kind: ProfileOperation['kind'];
@@ -84,12 +94,9 @@ export class ThingsBoardProfileAdapter extends EventEmitter<ThingsBoardAdapterEv
     this.store = options.store ?? new TelemetryStore();
     this.clock = options.clock ?? systemClock;
     this.log = (options.logger ?? silentLogger).child({ component: 'thingsboard-profile' });
-    const listen = <K extends 'registered' | 'updated' | 'deregistered' | 'expired' | 'notification' | 'send'>(
-      event: K, fn: (...args: Parameters<ServerListener<K>>) => void,
-    ): void => {
-      const l = fn as ServerListener<K>;
-      (server.on as (e: K, l: ServerListener<K>) => void)(event, l);
-      this.detachers.push(() => (server.off as (e: K, l: ServerListener<K>) => void)(event, l));
+    const listen = <K extends AdapterEvent>(event: K, fn: (...args: ServerEvents[K]) => void): void => {
+      server.on(event, fn);
+      this.detachers.push(() => server.off(event, fn));
     };
     listen('registered', (reg: Registration) => this.start(reg));
     listen('updated', (reg: Registration, objectsChanged: boolean) => {
@@ -202,12 +209,6 @@ export class ThingsBoardProfileAdapter extends EventEmitter<ThingsBoardAdapterEv
     for (const d of this.detachers.splice(0)) d();
   }
 }
-
-type ServerListener<K extends 'registered' | 'updated' | 'deregistered' | 'expired' | 'notification' | 'send'> =
-  K extends 'registered' | 'deregistered' | 'expired' ? (reg: Registration) => void
-    : K extends 'updated' ? (reg: Registration, objectsChanged: boolean) => void
-      : K extends 'notification' ? (e: NotificationEvent) => void
-        : (e: SendEvent) => void;
 
 function compositeFormat(supported: readonly number[]): number {
   for (const f of COMPOSITE_FORMATS) if (supported.includes(f)) return f;

@@ -5,7 +5,7 @@ import type { RegisteredObject } from '../../../../src/codec/link.js';
 import { ManualClock } from '../../../../src/core/clock.js';
 import { LwM2MError } from '../../../../src/core/errors.js';
 import { LwM2MPath } from '../../../../src/core/path.js';
-import type { ServerEvents } from '../../../../src/server/lwm2m-server.js';
+import type { LwM2MServer, ServerEvents } from '../../../../src/server/lwm2m-server.js';
 import type { OperationResult, ReadResult } from '../../../../src/server/operations/types.js';
 import type { Registration } from '../../../../src/server/registration/registration.js';
 import { TelemetryStore } from '../../../../src/server/profiles/telemetry-store.js';
@@ -317,4 +317,9 @@ describe('ThingsBoardProfileAdapter', () => {
     await adapter.whenIdle('u');
     expect(server.calls.slice(before)).toContain('u observe /3303/12/5700');
   });
+});
+
+it('the real LwM2MServer is a ProfileServer (checked by the compiler)', () => {
+  const fits = (s: LwM2MServer): ProfileServer => s;
+  expect(typeof fits).toBe('function');
 });
