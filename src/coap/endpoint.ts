@@ -373,7 +373,9 @@ export class CoapEndpoint implements ObservationHost {
     const pending: Pending = { reject: (e) => fail(e) };
     const agent = this.ensureAgent();
     const explicit: ExplicitBlock2 | undefined = target.block2 ? { block2: undefined } : undefined;
-    let explicitKey: string | undefined;
+    // An explicit Block2 request needs its token now (node-coap assigns one only when sending) to find its response.
+    const token = part.token ?? target.token ?? (explicit ? randomBytes(8) : undefined);
+    const explicitKey = explicit && token ? token.toString('hex') : undefined;
     const cleanup = (): void => {
       settled = true;
       this.pending.delete(pending);
@@ -403,7 +405,7 @@ export class CoapEndpoint implements ObservationHost {
           port: target.port,
           method: target.method ?? 'GET',
           confirmable,
-          ...(part.token ? { token: part.token } : target.token ? { token: target.token } : {}),
+          ...(token ? { token } : {}),
           ...(observe ? { observe: true } : target.observe === 1 ? { observe: 1 } : {}),
         });
         req = r;
@@ -422,8 +424,7 @@ export class CoapEndpoint implements ObservationHost {
           // RFC 7959 §2.4: ask for one block (by number, so node-coap's Agent does not treat it as its own).
           r.setOption(String(OptionNumber.Block2), encodeBlock({ num: target.block2.num, more: false, szx: target.block2.szx }));
           if (target.block2.num === 0) r.setOption(String(OptionNumber.Size2), Buffer.alloc(0)); // RFC 7959 §4: ask for Size2
-          explicitKey = (r._packet.token ?? Buffer.alloc(0)).toString('hex');
-          if (explicit) this.explicitBlock2.set(explicitKey, explicit);
+          if (explicit && explicitKey !== undefined) this.explicitBlock2.set(explicitKey, explicit);
         }
         for (const o of target.options ?? []) r.setOption(String(o.number), o.value);
         r.on('response', (res: IncomingMessage) => {

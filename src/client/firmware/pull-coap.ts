@@ -61,6 +61,9 @@ export class CoapDownloader implements Downloader {
     }
     let etag = req.etag;
     let conn: ServerConnection | undefined;
+    // Cancel / reset: close the connection at once (the block in flight fails with COAP_CLOSED).
+    const onAbort = (): void => { void conn?.close().catch(() => undefined); };
+    req.signal.addEventListener('abort', onAbort, { once: true });
     let failures = 0;
     const maxBlocks = Math.ceil(this.opts.maxBytes / 16) + 2;
     try {
@@ -136,6 +139,7 @@ export class CoapDownloader implements Downloader {
       if (e instanceof FinalDownloadError) return { ok: false, result: e.result, reason: e.message };
       throw e;
     } finally {
+      req.signal.removeEventListener('abort', onAbort);
       await conn?.close().catch(() => undefined);
     }
   }

@@ -161,7 +161,7 @@ describe('firmware update state machine (/5/0, §E.6)', () => {
     }
     // A corrupted image of the right length fails at the end: the hash.
     const flipped = Buffer.from(IMAGE);
-    flipped[flipped.length - 1] ^= 0xff;
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 0xff;
     expect((await small.dm('PUT', '/5/0/0', flipped)).code).toBe('4.00');
     expect(small.snapshot()).toEqual([0, 5]);
     t.dispose();
