@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { createDtlsClientSocket, isDtlsClientError, type DtlsClientSocket } from '../../src/transport/dtls/client.js';
 import type { PskCipherSuite } from '../../src/transport/dtls/psk-session.js';
@@ -47,11 +48,12 @@ async function pings(port: number): Promise<boolean> {
 interface LibcoapServer {
   port: number;
   dtlsPort: number;
-  stop(): Promise<void>;
+  /** SIGTERM by default; SIGKILL ends it without a close_notify to anyone. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-async function startLibcoapServer(tool: string, key: string): Promise<LibcoapServer> {
-  const port = await freePortPair();
+async function startLibcoapServer(tool: string, key: string, fixedPort?: number): Promise<LibcoapServer> {
+  const port = fixedPort ?? await freePortPair();
   const child: ChildProcess = spawn(tool, ['-A', '127.0.0.1', '-p', String(port), '-k', key], { stdio: 'ignore' });
   const exited = once(child, 'exit');
   // Ready once its plain CoAP side answers a ping (bounded polling, no fixed sleep).
@@ -62,9 +64,9 @@ async function startLibcoapServer(tool: string, key: string): Promise<LibcoapSer
   return {
     port,
     dtlsPort: port + 1,
-    stop: async () => {
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null) {
-        child.kill('SIGTERM');
+        child.kill(signal);
         await exited;
       }
     },
@@ -144,6 +146,40 @@ for (const { name, accepted, refused } of SERVERS) {
     });
   });
 }
+
+describe.runIf(requireLibcoapInCi(libcoapTool('coap-server-openssl')))('DTLS session lost (server restart)', () => {
+  it.each<NodeJS.Signals>(['SIGKILL', 'SIGTERM'])('after %s and a restart (session gone) the connection re-handshakes; requests work again', async (signal) => {
+    const tool = libcoapTool('coap-server-openssl') as string;
+    let server = await startLibcoapServer(tool, KEY);
+    const sockets: DtlsClientSocket[] = [];
+    const factory = new CoapConnectionFactory({
+      createSocket: () => Promise.reject(new Error('unused')),
+      createSecureSocket: async (peer) => {
+        const s = await createDtlsClientSocket({ ...peer, handshakeTimeoutMs: 300 });
+        sockets.push(s);
+        return s;
+      },
+      timing: { ackTimeoutMs: 150, ackRandomFactor: 1, maxRetransmit: 1 },
+    });
+    const conn = await factory.connect(`coaps://127.0.0.1:${server.dtlsPort}`, { mode: 'psk', identity: 'restart', key: Buffer.from(KEY) });
+    try {
+      expect((await conn.request({ method: 'GET', uriPath: [] })).code).toBe('2.05');
+      await server.stop(signal);
+      server = await startLibcoapServer(tool, KEY, server.port);
+      // The new server process knows no session: the first request may go unanswered (→ re-handshake).
+      let code: string | undefined;
+      for (let i = 0; i < 3 && code === undefined; i++) {
+        code = await conn.request({ method: 'GET', uriPath: [] }).then((r) => r.code, () => undefined);
+      }
+      expect(code).toBe('2.05');
+      expect(sockets).toHaveLength(1);
+      expect(sockets[0]?.stats.handshakes).toBe(2);
+    } finally {
+      await conn.close();
+      await server.stop();
+    }
+  });
+});
 
 describe('DTLS PSK client against a hostile or absent peer', () => {
   it('garbage and truncated handshake records from the peer never crash it', async () => {
