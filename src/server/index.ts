@@ -17,5 +17,6 @@ export * from './operations/write-attributes.js';
 export * from './operations/observe.js';
 export * from './operations/composite.js';
 export * from './bootstrap/index.js';
+export * from './security/index.js';
 export * from './http/index.js';
 export * from './create.js';
