@@ -2,19 +2,22 @@ import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { LwM2MError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import type { SocketFaults } from '../transport/gated.js';
 import type { LwM2MPath } from '../core/path.js';
 import { ContentFormat } from '../codec/content-format.js';
 import { encodeRecords } from '../codec/dispatch.js';
 import { nodeToRecords, type PathValue } from '../model/node.js';
 import { AccessControl } from './access.js';
 import { AttributeStore } from './attributes.js';
-import type { ConnectionFactory, ConnectionSecurity, IncomingResponse, ServerConnection } from './connection.js';
+import type {
+  ConnectionFactory, ConnectionSecurity, IncomingHandler, IncomingResponse, OutgoingRequest, ServerConnection,
+} from './connection.js';
 import { INTERNAL_CONTEXT, serverContext } from './context.js';
-import type { ObjectInstance } from './instance.js';
+import type { ObjectInstance, ResourceBehaviour } from './instance.js';
 import type { ObjectTree } from './object-tree.js';
 import { Observations, type ObserveSink } from './observations.js';
 import type { DeviceResponse } from './request.js';
-import { serverAccounts } from './operations/bootstrap-finish.js';
+import { serverAccounts, type ServerAccount } from './operations/bootstrap-finish.js';
 import type { DeviceEnv } from './operations/env.js';
 import { readNode } from './operations/read.js';
 import { streamedWriteHandler } from './operations/write-stream.js';
@@ -119,7 +122,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
   private stored: Map<number, StoredNotification[]> | undefined;
   private logger: Logger | undefined;
   /** Executes of the Server object (/1/x/4, 8, 9), one behaviour each for every account of this client. */
-  private serverExecutes: ReadonlyMap<number, ResourceBehaviour> | undefined;
+  private serverExecutes: readonly (readonly [number, ResourceBehaviour])[] | undefined;
   private bootstrapConn: ServerConnection | undefined;
   private running = false;
   private updateScheduled = false;
@@ -211,94 +214,101 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
     const accounts = serverAccounts(this.env);
     if (accounts.length === 0) throw new LwM2MError('NOT_FOUND', 'no usable server account to register with');
     // Registration Priority Order (/1/x/13): lower first; then by short server id.
-    const prio = (s: ObjectInstance): number => (typeof s.get(13) === 'number' ? (s.get(13) as number) : 65535);
-    accounts.sort((a, b) => prio(a.server) - prio(b.server));
-    await Promise.all(accounts.filter((a) => !this.sessions.has(a.shortServerId)).map(async (a) => {
-      const uri = a.security.get(0) as string;
-      const conn = await this.opts.connections.connect(uri, securityOf(a.security));
-      const ssid = a.shortServerId;
-      const ctx = serverContext(ssid);
-      conn.onRequest(async (req, sink) => {
-        this.activity(ssid);
-        const t0 = this.clock.now();
-        const wrapped = sink ? this.wrapSink(ssid, sink) : undefined;
-        const res = await handleDmRequest(this.env, this.observations, ctx, req, wrapped);
+    accounts.sort((a, b) => registrationPriority(a.server) - registrationPriority(b.server));
+    await Promise.all(accounts.filter((a) => !this.sessions.has(a.shortServerId)).map((a) => this.attach(a)));
+  }
+
+  /** Connects to one server account and registers; the closures of one session share this one scope. */
+  private async attach(a: ServerAccount): Promise<void> {
+    const uri = a.security.get(0) as string;
+    const conn = await this.opts.connections.connect(uri, securityOf(a.security));
+    const ssid = a.shortServerId;
+    const ctx = serverContext(ssid);
+    conn.onRequest(async (req, sink) => {
+      this.activity(ssid);
+      const t0 = this.clock.now();
+      const wrapped = sink ? this.wrapSink(ssid, sink) : undefined;
+      const res = await handleDmRequest(this.env, this.observations, ctx, req, wrapped);
+      if (this.listenerCount('request') > 0) {
         this.emit('request', {
           shortServerId: ssid, operation: dmOperationOf(req), method: req.method, path: `/${req.uriPath.join('/')}`,
           code: res.code, ms: this.clock.now() - t0,
         });
-        return res;
-      });
-      // Block-wise Writes of streamable resources (the firmware Package /5/0/0) arrive block by block.
-      conn.onBlockwiseRequest?.(streamedWriteHandler(this.env, ctx, {
-        onBlock: () => this.activity(ssid),
-        onDone: (path, code, ms) => this.emit('request', { shortServerId: ssid, operation: 'write', method: 'PUT', path, code, ms }),
-      }, () => this.clock.now()));
-      const session = new ServerSession({
-        endpoint: this.endpoint,
-        lwm2mVersion: this.lwm2mVersion,
-        clock: this.clock,
-        log: this.log.child({ ssid }),
-        tree: this.tree,
-        server: a.server,
-        connection: this.activeConnection(ssid, conn),
-        supportedContentFormats: this.opts.supportedContentFormats ?? DEFAULT_CT,
-        onFailure: (e) => this.onRegistrationFailure(ssid, e),
-        onStateChange: (st) => {
-          this.emit('state', ssid, st);
-          if (st === 'registered') {
-            this.emit('registered', ssid);
-            // Back after Disable: report the stored notifications (/1/x/6, LwM2M-TS-Core 1.1 §E.2).
-            if (this.disabling?.delete(ssid) === true && this.offline?.has(ssid) !== true) this.flushStored(ssid);
-          }
-          // /1/x/6 true: observations survive a Disable, their notifications are stored meanwhile.
-          if ((st === 'idle' || st === 'disabled') && !(this.disabling?.has(ssid) === true && this.storesNotifications(ssid))) {
-            this.observations.cancelServer(ssid);
-            this.stored?.delete(ssid);
-          }
-        },
-        onExchange: (op, ms, code) => this.emit('exchange', op, ms, code),
-      });
-      this.sessions.set(ssid, session);
-      // Server executes (resources 4, 8 and, from Server 1.1 on, 9) drive this session.
-      const exec = (rid: number, fn: () => void): void => {
-        if (a.server.model.resources.has(rid)) a.server.behave(rid, { execute: () => { fn(); } });
-      };
-      // Disable (LwM2M-TS-Core 1.1 §E.2 /1/x/4): "MUST send response of the operation and perform
-      // de-registration process" — answer the Execute first, de-register after.
-      exec(4, () => {
-        (this.disabling ??= new Set()).add(ssid);
-        this.clock.setTimeout(() => {
-          if (this.running && this.sessions.get(ssid) === session) void session.disable();
-        }, 0);
-      });
-      exec(8, () => { void session.update(); });
-      // Answer the Execute first, then de-register and bootstrap (as for Reboot and Disable, §E.2).
-      exec(9, () => { this.clock.setTimeout(() => { if (this.running) void this.rebootstrap(); }, 0); });
-      await session.start();
-    }));
+      }
+      return res;
+    });
+    // Block-wise Writes of streamable resources (the firmware Package /5/0/0) arrive block by block.
+    conn.onBlockwiseRequest?.(streamedWriteHandler(this.env, ctx, {
+      onBlock: () => this.activity(ssid),
+      onDone: (path, code, ms) => this.emit('request', { shortServerId: ssid, operation: 'write', method: 'PUT', path, code, ms }),
+    }, () => this.clock.now()));
+    const session = new ServerSession({
+      endpoint: this.endpoint,
+      lwm2mVersion: this.lwm2mVersion,
+      clock: this.clock,
+      log: () => this.log.child({ ssid }),
+      tree: this.tree,
+      server: a.server,
+      connection: new ActiveConnection(this, ssid, conn),
+      supportedContentFormats: this.opts.supportedContentFormats ?? DEFAULT_CT,
+      onFailure: (e) => this.onRegistrationFailure(ssid, e),
+      onStateChange: (st) => {
+        this.emit('state', ssid, st);
+        if (st === 'registered') {
+          this.emit('registered', ssid);
+          // Back after Disable: report the stored notifications (/1/x/6, LwM2M-TS-Core 1.1 §E.2).
+          if (this.disabling?.delete(ssid) === true && this.offline?.has(ssid) !== true) this.flushStored(ssid);
+        }
+        // /1/x/6 true: observations survive a Disable, their notifications are stored meanwhile.
+        if ((st === 'idle' || st === 'disabled') && !(this.disabling?.has(ssid) === true && this.storesNotifications(ssid))) {
+          this.observations.cancelServer(ssid);
+          this.stored?.delete(ssid);
+        }
+      },
+      onExchange: (op, ms, code) => this.emit('exchange', op, ms, code),
+    });
+    this.sessions.set(ssid, session);
+    // Server executes (resources 4, 8 and, from Server 1.1 on, 9) drive this session.
+    for (const [rid, behaviour] of this.serverExecuteBehaviours()) {
+      if (a.server.model.resources.has(rid)) a.server.behave(rid, behaviour);
+    }
+    await session.start();
   }
 
-  /** Wraps a connection so every outgoing request wakes the device and counts as activity (queue mode). */
-  private activeConnection(ssid: number, conn: ServerConnection): ServerConnection {
-    const request = async (req: Parameters<ServerConnection['request']>[0]): Promise<IncomingResponse> => {
-      this.wake(ssid, conn);
-      try {
-        return await conn.request(req);
-      } finally {
-        this.activity(ssid);
-      }
-    };
-    const wrapped: ServerConnection = {
-      request,
-      onRequest: (h) => conn.onRequest(h),
-      setAsleep: (a) => conn.setAsleep(a),
-      get localPort() { return conn.localPort; },
-      close: () => conn.close(),
-    };
-    if (conn.rebind) wrapped.rebind = () => (conn.rebind as () => Promise<void>)();
-    if (conn.setFaults) wrapped.setFaults = (f) => conn.setFaults?.(f);
-    return wrapped;
+  /**
+   * The executes of the Server object, made once per client and shared by its accounts: each finds its
+   * session by the executed instance's Short Server ID (/1/x/0).
+   */
+  private serverExecuteBehaviours(): readonly (readonly [number, ResourceBehaviour])[] {
+    this.serverExecutes ??= [
+      // Disable (LwM2M-TS-Core 1.1 §E.2 /1/x/4): "MUST send response of the operation and perform
+      // de-registration process" — answer the Execute first, de-register after.
+      [4, {
+        execute: (_args, _ctx, inst) => {
+          const ssid = ssidOf(inst);
+          const session = this.sessions.get(ssid);
+          if (!session) return;
+          (this.disabling ??= new Set()).add(ssid);
+          this.clock.setTimeout(() => {
+            if (this.running && this.sessions.get(ssid) === session) void session.disable();
+          }, 0);
+        },
+      }],
+      [8, { execute: (_args, _ctx, inst) => { void this.sessions.get(ssidOf(inst))?.update(); } }],
+      // Answer the Execute first, then de-register and bootstrap (as for Reboot and Disable, §E.2).
+      [9, { execute: () => { this.clock.setTimeout(() => { if (this.running) void this.rebootstrap(); }, 0); } }],
+    ];
+    return this.serverExecutes;
+  }
+
+  /** @internal A request to a server is about to go out (ActiveConnection): wake up (queue mode). */
+  beforeRequest(ssid: number, conn: ServerConnection): void {
+    this.wake(ssid, conn);
+  }
+
+  /** @internal A request to a server ended (ActiveConnection): traffic counts as activity (queue mode). */
+  afterRequest(ssid: number): void {
+    this.activity(ssid);
   }
 
   private wrapSink(ssid: number, sink: ObserveSink): ObserveSink {
@@ -554,4 +564,54 @@ class ClientEnv implements DeviceEnv {
   preferredFormat(): number | undefined {
     return this.preferred;
   }
+}
+
+/** Wraps a connection so every outgoing request wakes the device and counts as activity (queue mode). */
+class ActiveConnection implements ServerConnection {
+  constructor(private readonly client: LwM2MClient, private readonly ssid: number, private readonly conn: ServerConnection) {}
+
+  async request(req: OutgoingRequest): Promise<IncomingResponse> {
+    this.client.beforeRequest(this.ssid, this.conn);
+    try {
+      return await this.conn.request(req);
+    } finally {
+      this.client.afterRequest(this.ssid);
+    }
+  }
+
+  onRequest(handler: IncomingHandler): void {
+    this.conn.onRequest(handler);
+  }
+
+  setAsleep(asleep: boolean): void {
+    this.conn.setAsleep(asleep);
+  }
+
+  get localPort(): number {
+    return this.conn.localPort;
+  }
+
+  setFaults(faults: SocketFaults | undefined): void {
+    this.conn.setFaults?.(faults);
+  }
+
+  async rebind(): Promise<void> {
+    await this.conn.rebind?.();
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+/** Short Server ID /1/x/0 of a Server instance (−1 when unset). */
+function ssidOf(server: ObjectInstance): number {
+  const v = server.get(0);
+  return typeof v === 'number' ? v : -1;
+}
+
+/** Registration Priority Order /1/x/13 (LwM2M-TS-Core 1.1 §E.2): lower first; unset last. */
+function registrationPriority(server: ObjectInstance): number {
+  const v = server.get(13);
+  return typeof v === 'number' ? v : 65535;
 }

@@ -302,11 +302,44 @@ export class ObjectInstance {
       if (!model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a single resource`);
       const out = new Map<number, ResourceValue>();
       for (const [riid, v] of data as ReadonlyMap<number, ResourceValue>) out.set(riid, coerceValue(v, model.type, `${where}/${riid}`));
-      return out;
+      return shared(out);
     }
     if (model.multiple) throw new LwM2MError('BAD_REQUEST', `${where} is a multiple resource`);
     return coerceValue(data as ResourceValue, model.type, where);
   }
+}
+
+/**
+ * Small multiple-resource values of primitives (error codes [0], bearers, IP addresses, protocols…) are
+ * the same on thousands of devices: one Map per distinct value is shared by every instance that stores
+ * it. Stored values are never mutated (a write stores a new Map; `get` hands out a ReadonlyMap and
+ * `toNode` a copy).
+ */
+/** Bounds of the shared-value table (beyond them values are simply not shared). */
+const SHARED_MAX_ENTRIES = 8;
+const SHARED_MAX_TEXT = 64;
+const SHARED_MAX_VALUES = 4096;
+const sharedValues = new Map<string, ReadonlyMap<number, ResourceValue>>();
+
+function shared(values: Map<number, ResourceValue>): ReadonlyMap<number, ResourceValue> {
+  if (values.size === 0 || values.size > SHARED_MAX_ENTRIES) return values;
+  let key = '';
+  for (const [riid, v] of values) {
+    const t = typeof v;
+    if (t === 'string') {
+      if ((v as string).length > SHARED_MAX_TEXT) return values;
+      key += `${riid}s${(v as string).length}:${v as string};`;
+    } else if (t === 'number' || t === 'boolean') {
+      key += `${riid}${t[0] as string}${String(v)};`;
+    } else {
+      return values;
+    }
+  }
+  const found = sharedValues.get(key);
+  if (found) return found;
+  if (sharedValues.size >= SHARED_MAX_VALUES) return values;
+  sharedValues.set(key, values);
+  return values;
 }
 
 export function toNode(resourceId: number, data: ResourceData): ResourceNode {

@@ -16,38 +16,55 @@ export interface ObjectTreeEvents {
 
 /** Every object on the device. Also the ModelLookup the codecs use for this device's object versions. */
 export class ObjectTree extends EventEmitter<ObjectTreeEvents> implements ModelLookup {
-  private readonly objects = new Map<number, LwM2MObject>();
+  /** Objects in ascending id, exactly as long as needed (a handful per device; no Map per device). */
+  private objects: readonly LwM2MObject[] = [];
   /** One pair of listeners for every object and instance of the tree (not a closure per object). */
   private readonly onChange: ChangeListener = (p) => this.emit('change', p);
   private readonly onInstances = (oid: number): void => { this.emit('instances', oid); };
 
   getObject(objectId: number): ObjectModel | undefined {
-    return this.objects.get(objectId)?.model;
+    return this.object(objectId)?.model;
   }
 
   add(object: LwM2MObject): LwM2MObject {
-    if (this.objects.has(object.id)) throw new LwM2MError('BAD_REQUEST', `object ${object.id} is already installed`);
+    if (this.object(object.id)) throw new LwM2MError('BAD_REQUEST', `object ${object.id} is already installed`);
     object.setListeners(this.onChange, this.onInstances);
-    this.objects.set(object.id, object);
+    const list = this.objects;
+    let at = 0;
+    while (at < list.length && (list[at] as LwM2MObject).id < object.id) at++;
+    const next = new Array<LwM2MObject>(list.length + 1);
+    for (let i = 0; i < at; i++) next[i] = list[i] as LwM2MObject;
+    next[at] = object;
+    for (let i = at; i < list.length; i++) next[i + 1] = list[i] as LwM2MObject;
+    this.objects = next;
     this.emit('instances', object.id);
     return object;
   }
 
   object(objectId: number): LwM2MObject | undefined {
-    return this.objects.get(objectId);
+    let lo = 0;
+    let hi = this.objects.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const o = this.objects[mid] as LwM2MObject;
+      if (o.id === objectId) return o;
+      if (o.id < objectId) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   objectIds(): number[] {
-    return [...this.objects.keys()].sort((a, b) => a - b);
+    return this.objects.map((o) => o.id);
   }
 
   objectList(): LwM2MObject[] {
-    return this.objectIds().map((id) => this.objects.get(id) as LwM2MObject);
+    return [...this.objects];
   }
 
   /** The object at path, or 4.04. */
   requireObject(path: LwM2MPath): LwM2MObject {
-    const o = path.objectId === undefined ? undefined : this.objects.get(path.objectId);
+    const o = path.objectId === undefined ? undefined : this.object(path.objectId);
     if (!o) throw new LwM2MError('NOT_FOUND', `object ${path.objectId ?? '(none)'} is not supported`);
     return o;
   }
@@ -77,7 +94,7 @@ export class ObjectTree extends EventEmitter<ObjectTreeEvents> implements ModelL
   }
 
   readObject(objectId: number, ctx: RequestContext): ObjectNode {
-    const o = this.objects.get(objectId);
+    const o = this.object(objectId);
     if (!o) throw new LwM2MError('NOT_FOUND', `object ${objectId} is not supported`);
     return o.read(ctx);
   }

@@ -28,7 +28,8 @@ interface Entry {
  * watch several paths and send one combined notification.
  */
 export class Observations {
-  private readonly entries = new Map<string, Entry>();
+  /** Made on the first observation (most devices of a fleet are never observed). */
+  private entries: Map<string, Entry> | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -37,7 +38,7 @@ export class Observations {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries?.size ?? 0;
   }
 
   /**
@@ -83,17 +84,17 @@ export class Observations {
       return n;
     });
     const entry: Entry = { shortServerId: opts.shortServerId, paths: opts.paths, notifiers, sink: opts.sink };
-    this.entries.set(key, entry);
+    (this.entries ??= new Map()).set(key, entry);
     opts.sink.onEnd?.(() => {
-      if (this.entries.get(key) === entry) this.cancel(key);
+      if (this.entries?.get(key) === entry) this.cancel(key);
     });
   }
 
   cancel(key: string): boolean {
-    const e = this.entries.get(key);
+    const e = this.entries?.get(key);
     if (!e) return false;
     for (const n of e.notifiers) n.stop();
-    this.entries.delete(key);
+    this.entries?.delete(key);
     return true;
   }
 
@@ -104,15 +105,17 @@ export class Observations {
 
   /** Drops every observation of one server (deregistration, re-registration, disable). */
   cancelServer(shortServerId: number): void {
-    for (const [k, e] of this.entries) if (e.shortServerId === shortServerId) this.cancel(k);
+    if (!this.entries) return;
+    for (const [k, e] of [...this.entries]) if (e.shortServerId === shortServerId) this.cancel(k);
   }
 
   cancelAll(): void {
-    for (const k of [...this.entries.keys()]) this.cancel(k);
+    for (const k of [...this.entries?.keys() ?? []]) this.cancel(k);
   }
 
   /** A resource changed: every observation watching it or an ancestor/descendant re-evaluates. */
   changed(path: LwM2MPath): void {
+    if (!this.entries) return;
     for (const e of this.entries.values()) {
       e.paths.forEach((p, i) => {
         if (p.contains(path) || path.contains(p)) e.notifiers[i]?.changed();
@@ -122,6 +125,6 @@ export class Observations {
 
   /** Write-Attributes changed timing for a server: re-arm its timers. */
   attributesChanged(shortServerId: number): void {
-    for (const e of this.entries.values()) if (e.shortServerId === shortServerId) for (const n of e.notifiers) n.attributesChanged();
+    for (const e of this.entries?.values() ?? []) if (e.shortServerId === shortServerId) for (const n of e.notifiers) n.attributesChanged();
   }
 }

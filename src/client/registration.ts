@@ -19,7 +19,8 @@ export interface SessionOptions {
   endpoint: string;
   lwm2mVersion: '1.0' | '1.1';
   clock: Clock;
-  log: Logger;
+  /** A logger, or a function making one on first use (a pino child per session costs heap per device). */
+  log: Logger | (() => Logger);
   tree: ObjectTree;
   /** The Server object instance of this account (its resources drive lifetime, binding, retries). */
   server: ObjectInstance;
@@ -59,8 +60,15 @@ export class ServerSession {
   private sentLinks = '';
   private pendingUpdate: Promise<void> | undefined;
   private generation = 0;
+  private logger: Logger | undefined;
 
   constructor(private readonly opts: SessionOptions) {}
+
+  private get log(): Logger {
+    const l = this.opts.log;
+    this.logger ??= typeof l === 'function' ? l() : l;
+    return this.logger;
+  }
 
   get shortServerId(): number {
     return num(this.opts.server, R.SSID, 0);
@@ -127,7 +135,7 @@ export class ServerSession {
           return;
         } catch (e) {
           lastError = e;
-          this.opts.log.warn({ err: errText(e), attempt: attempt + 1, sequence: seq + 1 }, 'register failed');
+          this.log.warn({ err: errText(e), attempt: attempt + 1, sequence: seq + 1 }, 'register failed');
         }
       }
     }
@@ -208,9 +216,9 @@ export class ServerSession {
           this.scheduleUpdate();
           return;
         }
-        this.opts.log.info({ code: res.code }, 'update refused, registering again');
+        this.log.info({ code: res.code }, 'update refused, registering again');
       } catch (e) {
-        this.opts.log.warn({ err: errText(e) }, 'update failed, registering again');
+        this.log.warn({ err: errText(e) }, 'update failed, registering again');
       }
       this.location = undefined;
       this.setState('idle');
@@ -232,7 +240,7 @@ export class ServerSession {
     try {
       await this.exchange('deregister', { method: 'DELETE', uriPath: location });
     } catch (e) {
-      this.opts.log.warn({ err: errText(e) }, 'de-register failed');
+      this.log.warn({ err: errText(e) }, 'de-register failed');
     }
     this.setState('idle');
   }

@@ -154,6 +154,11 @@ export function resetDeviceErrors(inst: ObjectInstance): void {
   inst.set(DeviceResource.ERROR_CODE, listValue([0]));
 }
 
+/** The Device object's instance factory: there is exactly one instance. */
+function refuseDeviceInstance(m: ObjectModel, id: number): never {
+  throw new LwM2MError('METHOD_NOT_ALLOWED', `the Device object has exactly one instance (/3/0); cannot create /${m.id}/${id}`);
+}
+
 /** The Device object with its one instance /3/0. */
 export function createDeviceObject(model: ObjectModel, options: DeviceObjectOptions = {}): ManagedObject {
   requireObjectModel(model, 3, 'createDeviceObject');
@@ -244,9 +249,7 @@ export function createDeviceObject(model: ObjectModel, options: DeviceObjectOpti
     });
   }
 
-  const object = new ManagedObject(model, (m, id) => {
-    throw new LwM2MError('METHOD_NOT_ALLOWED', `the Device object has exactly one instance (/3/0); cannot create /${m.id}/${id}`);
-  });
+  const object = new ManagedObject(model, refuseDeviceInstance);
   object.add(inst);
   if (options.sampleIntervalS !== undefined && live.length > 0) startSampling(object, clock, options.sampleIntervalS, () => live);
   return object;

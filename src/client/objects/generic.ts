@@ -148,13 +148,24 @@ export function addInstances(
 export function configuredObject(
   model: ObjectModel, instances: readonly InstanceValues[], configure: (inst: ObjectInstance) => void,
 ): ManagedObject {
-  const object = new ManagedObject(model, (m, id) => {
-    const inst = new ObjectInstance(m, id);
-    configure(inst);
-    return inst;
-  });
+  const object = new ManagedObject(model, configuredFactory(configure));
   addInstances(object, instances, configure);
   return object;
+}
+
+/** One instance factory per `configure` function, shared by every object (and device) using it. */
+const factories = new WeakMap<(inst: ObjectInstance) => void, InstanceFactory>();
+function configuredFactory(configure: (inst: ObjectInstance) => void): InstanceFactory {
+  let f = factories.get(configure);
+  if (!f) {
+    f = (m, id) => {
+      const inst = new ObjectInstance(m, id);
+      configure(inst);
+      return inst;
+    };
+    factories.set(configure, f);
+  }
+  return f;
 }
 
 /**
