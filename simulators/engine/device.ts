@@ -2,6 +2,7 @@ import { LwM2MClient, type RequestInfo } from '../../src/client/client.js';
 import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
 import { createDeviceTree, type DeviceTree } from '../../src/client/device-factory.js';
 import { createGenerator, createPrng, hashSeed, randomWalk, type GeneratedValue } from '../../src/client/generators.js';
+import { FirmwareObject } from '../../src/client/objects/firmware.js';
 import { startSampling, toResourceValue, type GenericValue } from '../../src/client/objects/generic.js';
 import type { ObjectInstance } from '../../src/client/instance.js';
 import type { Clock, TimerHandle } from '../../src/core/clock.js';
@@ -67,6 +68,8 @@ export class SimDevice {
       return () => p.next();
     })();
     const builtin = new Set([0, 1, 2, 3, 4, 5, 6, 7]);
+    const connections = new CoapConnectionFactory({ createSocket: env.createSocket, clock: env.clock, logger: env.log });
+    const m = env.metrics;
     this.device = createDeviceTree({
       lwm2mVersion: d.lwm2m,
       models: env.models,
@@ -88,6 +91,18 @@ export class SimDevice {
         supportedBinding: 'UQ',
         batteryLevel: randomWalk({ start: 90, step: 1, min: 5, max: 100, intervalS: 60, seed: hashSeed('battery', s.options.seed, resolved.index) }),
         memoryFree: 512,
+      },
+      // FOTA (issue 7): push to /5/0/0, pull from /5/0/1 over CoAP (this device's sockets) or HTTP; the
+      // `apply-firmware` step arms how Execute /5/0/2 ends.
+      firmware: {
+        pkgVersion: d.device.firmwareVersion ?? '1.0.0',
+        protocols: ['coap', 'http'],
+        update: {
+          connections,
+          logger: env.log,
+          failure: { seed: hashSeed('firmware', s.options.seed, resolved.index) },
+          onOutcome: (o) => m.increment(`firmware.${o.kind}.${o.result <= 1 ? 'ok' : 'failed'}`),
+        },
       },
       location: d.objectIds.includes(6) ? { latitude: 48.8566, longitude: 2.3522 } : false,
       connectivityStats: d.objectIds.includes(7),
@@ -116,9 +131,8 @@ export class SimDevice {
       clock: env.clock,
       logger: env.log,
       ...(resolved.awakeTimeMs !== undefined ? { queueModeTimeoutS: resolved.awakeTimeMs / 1000 } : {}),
-      connections: new CoapConnectionFactory({ createSocket: env.createSocket, clock: env.clock, logger: env.log }),
+      connections,
     });
-    const m = env.metrics;
     this.client.on('exchange', (op, ms, code) => {
       if (code.startsWith('2.')) m.recordSuccess(op, ms);
       else m.recordFailure(op, code === '5.04' ? TIMEOUT_CODE : code);
@@ -296,10 +310,14 @@ export class SimDevice {
         }
         return;
       }
-      case 'apply-firmware':
-        // Firmware update behaviour lands with the FOTA issue; the step is accepted and counted.
+      case 'apply-firmware': {
+        // Arms the device: the next updates (Execute /5/0/2 after a package arrived) spend durationMs in
+        // Updating and end with step.result (1 = success → reboot with the new version).
+        const fw = this.device.objects.find((o) => o.id === 5);
+        if (fw instanceof FirmwareObject) fw.updater.configure({ flashMs: step.durationMs, failure: { forcedResult: step.result } });
         m.increment('firmware.armed');
         return;
+      }
       case 'loop': {
         const until = step.durationMs !== undefined ? this.env.clock.now() + step.durationMs : Number.POSITIVE_INFINITY;
         const count = step.count ?? Number.MAX_SAFE_INTEGER;

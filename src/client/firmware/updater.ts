@@ -93,6 +93,14 @@ export interface FirmwareUpdateOptions {
    * LwM2MClient's reboot: sessions dropped, Register again); no reboot when there is none.
    */
   reboot?: () => void;
+  /** Each download, push or update that ended (result 0 = downloaded, 1 = updated, else the failure). */
+  onOutcome?: (outcome: FirmwareOutcome) => void;
+}
+
+export interface FirmwareOutcome {
+  readonly kind: 'download' | 'push' | 'update';
+  readonly result: number;
+  readonly reason?: string;
 }
 
 /** Thrown into a downloader when the verifier refuses the image. */
@@ -132,7 +140,7 @@ export class FirmwareUpdater {
   private updateTimer: TimerHandle | undefined;
   private readonly downloaders: Record<string, Downloader>;
   /** Every download/push/update that ended, with its result (tests, metrics). */
-  readonly history: { kind: 'download' | 'push' | 'update'; result: number; reason?: string }[] = [];
+  readonly history: FirmwareOutcome[] = [];
 
   constructor(
     private readonly inst: ObjectInstance,
@@ -373,7 +381,7 @@ export class FirmwareUpdater {
       this.updateTimer = undefined;
       if (gen !== this.generation || this.state !== State.UPDATING) return;
       const result = outcomeOf(this.failure, this.rng);
-      this.history.push({ kind: 'update', result });
+      this.record({ kind: 'update', result });
       if (result === Result.SUCCESS) {
         this.installed(image);
         return;
@@ -450,7 +458,7 @@ export class FirmwareUpdater {
     }
     this.verifier = undefined;
     this.downloaded = { ...verdict.info, bodyLength: verdict.bodyLength };
-    this.history.push({ kind, result: 0 });
+    this.record({ kind, result: 0 });
     this.setResultAndState(Result.INITIAL, State.DOWNLOADED);
     // /5/0/14 Automatic Upgrade at Download (object 1.1+): no Execute needed.
     if (this.inst.get(R.AUTO_UPGRADE) === true) this.clock.setTimeout(() => { if (this.state === State.DOWNLOADED) this.update(); }, 0);
@@ -461,7 +469,7 @@ export class FirmwareUpdater {
   private fail(gen: number | undefined, kind: 'push' | 'download', result: number, reason: string): void {
     if (gen !== undefined && gen !== this.generation) return;
     this.log.info({ kind, result, reason }, 'firmware transfer failed');
-    this.history.push({ kind, result, reason });
+    this.record({ kind, result, reason });
     if (gen !== undefined) this.stopTransfers();
     this.resume = undefined;
     this.setResultAndState(result, State.IDLE);
@@ -496,6 +504,12 @@ export class FirmwareUpdater {
     return () => {
       device.execute(4, '', INTERNAL_CONTEXT).catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'reboot after firmware update failed'));
     };
+  }
+
+  private record(o: FirmwareOutcome): void {
+    if (this.history.length >= 64) this.history.shift(); // bounded: a long-running simulated device
+    this.history.push(o);
+    this.opts.onOutcome?.(o);
   }
 
   private setResultAndState(result: number, state: number): void {

@@ -1,0 +1,92 @@
+/**
+ * The fleet's `apply-firmware` step (simulators/scenario/types.ts) drives the device-side update: it
+ * arms the outcome and the flash time of the next Execute /5/0/2. A simulated device registered with an
+ * LwM2MServer on the memory network gets a Block1 push, is executed, and ends as the step said.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { encodeFirmwareImage } from '../../src/fota/image.js';
+import { loadBuiltinRegistry } from '../../src/model/builtin.js';
+import { LwM2MServer } from '../../src/server/lwm2m-server.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { systemClock } from '../../src/core/clock.js';
+import { ShardRunner } from '../../simulators/engine/shard.js';
+import { MetricsRegistry } from '../../simulators/metrics/registry.js';
+import { parseScenario } from '../../simulators/scenario/load.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const IMAGE = encodeFirmwareImage({ name: 'sim-fw', version: '2.0.0', body: randomBytes(20_000) });
+
+const scenario = (outcome: string) => `
+name: fota-${outcome}
+target: { server: "coap://127.0.0.1:5683" }
+devices: { count: 1, endpoint: "fota-{index:03}", device: { firmwareVersion: "1.0.0" } }
+phases:
+  - { duration: 1s, arrivalRate: 1 }
+flows:
+  - name: fota
+    weight: 1
+    steps: [register, { apply-firmware: { outcome: ${outcome}, duration: 300ms } }, { wait: 60s }]
+`;
+
+async function run(outcome: string) {
+  const net = new MemoryNetwork({ seed: 5 });
+  cleanups.push(() => net.close());
+  const server = new LwM2MServer({ socket: net.createSocket({ address: '127.0.0.1', port: 5683 }) });
+  cleanups.push(() => server.close());
+  const metrics = new MetricsRegistry({ now: () => systemClock.now() });
+  const runner = new ShardRunner({
+    scenario: await parseScenario(scenario(outcome), 'fota.yaml'), shardIndex: 0, shardCount: 1, serverUri: 'coap://127.0.0.1:5683',
+    clock: systemClock, log: silentLogger, models: loadBuiltinRegistry(), metrics,
+    createSocket: async () => net.createSocket({ address: '127.0.0.1' }),
+  });
+  cleanups.push(() => runner.stop());
+  void runner.run();
+  await expect.poll(() => metrics.counter('firmware.armed'), { timeout: 10_000, interval: 10 }).toBe(1);
+  const reg = server.registrations.getByEndpoint('fota-000');
+  if (!reg) throw new Error('not registered');
+  // A bare CoAP endpoint plays the orchestrator: push, execute, read back.
+  const fota = new CoapEndpoint({ socket: net.createSocket({ address: '127.0.0.1' }) });
+  cleanups.push(() => fota.close());
+  const to = () => {
+    const r = server.registrations.getByEndpoint('fota-000');
+    if (!r) throw new Error('not registered');
+    return { host: r.address, port: r.port };
+  };
+  const read = async (path: string) => (await fota.request({ ...to(), path, accept: 0 })).payload.toString();
+  return { server, metrics, fota, to, read, firstRegistration: reg.registrationId };
+}
+
+describe('apply-firmware arms the simulated device', () => {
+  it('outcome success: push, Execute → 300 ms Updating → reboot → re-registered with /3/0/3 2.0.0, result 1', async () => {
+    const t = await run('success');
+    expect((await t.fota.request({ ...t.to(), method: 'PUT', path: '/5/0/0', payload: IMAGE, contentFormat: 42, block1Size: 512 })).code).toBe('2.04');
+    expect(await t.read('/5/0/3')).toBe('2');
+    expect((await t.fota.request({ ...t.to(), method: 'POST', path: '/5/0/2' })).code).toBe('2.04');
+    expect(await t.read('/5/0/3')).toBe('3');
+    await expect.poll(() => t.server.registrations.getByEndpoint('fota-000')?.registrationId, { timeout: 5000, interval: 10 })
+      .not.toBe(t.firstRegistration);
+    expect(await t.read('/5/0/5')).toBe('1');
+    expect(await t.read('/3/0/3')).toBe('2.0.0');
+    expect(await t.read('/5/0/7')).toBe('2.0.0');
+    expect(t.metrics.counter('firmware.push.ok')).toBe(1);
+    expect(t.metrics.counter('firmware.update.ok')).toBe(1);
+  }, 20_000);
+
+  it('outcome failed: Update Result 8, back to Downloaded, no reboot', async () => {
+    const t = await run('failed');
+    expect((await t.fota.request({ ...t.to(), method: 'PUT', path: '/5/0/0', payload: IMAGE, contentFormat: 42, block1Size: 1024 })).code).toBe('2.04');
+    expect((await t.fota.request({ ...t.to(), method: 'POST', path: '/5/0/2' })).code).toBe('2.04');
+    await expect.poll(() => t.metrics.counter('firmware.update.failed'), { timeout: 5000, interval: 10 }).toBe(1);
+    expect(await t.read('/5/0/5')).toBe('8');
+    expect(await t.read('/5/0/3')).toBe('2');
+    expect(await t.read('/3/0/3')).toBe('1.0.0');
+    expect(t.server.registrations.getByEndpoint('fota-000')?.registrationId).toBe(t.firstRegistration);
+  }, 20_000);
+});
