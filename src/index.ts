@@ -6,3 +6,8 @@ export * from './transport/datagram.js';
 export * from './transport/udp.js';
 export * from './transport/memory.js';
 export * from './transport/gated.js';
+export {
+  createDtlsClientSocket, DtlsClientSocket, DtlsClientError, isDtlsClientError,
+  type DtlsClientOptions, type DtlsClientErrorCode, type DtlsHandshakeStats,
+} from './transport/dtls/client.js';
+export { PSK_CIPHER_SUITES, type PskCipherSuite } from './transport/dtls/psk-session.js';
