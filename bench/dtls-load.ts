@@ -16,7 +16,7 @@ export type DtlsLoadCommand =
   | { type: 'close' };
 
 export type DtlsLoadReply =
-  | { type: 'connected'; ok: number; failed: number; retries: number; elapsedMs: number }
+  | { type: 'connected'; ok: number; failed: number; retries: number; elapsedMs: number; cpuMs: number }
   | { type: 'rtt'; done: number; timeouts: number; elapsedMs: number }
   | { type: 'done' }
   | { type: 'error'; message: string };
@@ -68,6 +68,7 @@ function connectOne(port: number, id: string, timeoutMs: number): Promise<dtls.S
 
 async function connect(cmd: Extract<DtlsLoadCommand, { type: 'connect' }>): Promise<DtlsLoadReply> {
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   let next = 0;
   let failed = 0;
   let retries = 0;
@@ -90,7 +91,8 @@ async function connect(cmd: Extract<DtlsLoadCommand, { type: 'connect' }>): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.min(cmd.concurrency, cmd.count) }, lane));
-  return { type: 'connected', ok: cmd.count - failed, failed, retries, elapsedMs: performance.now() - start };
+  const cpu = process.cpuUsage(cpu0);
+  return { type: 'connected', ok: cmd.count - failed, failed, retries, elapsedMs: performance.now() - start, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 async function openUdp(count: number): Promise<void> {

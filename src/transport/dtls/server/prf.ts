@@ -12,7 +12,7 @@ export function pSha256(secret: Uint8Array, seed: Uint8Array, length: number): B
   for (let off = 0; off < length; off += 32) {
     const block = createHmac('sha256', secret).update(a).update(seed).digest();
     block.copy(out, off, 0, Math.min(32, length - off));
-    a = createHmac('sha256', secret).update(a).digest();
+    if (off + 32 < length) a = createHmac('sha256', secret).update(a).digest(); // A(i+1) only when needed
   }
   return out;
 }
