@@ -89,4 +89,25 @@ describe('DTLS client ↔ reference server (bootstrap and registration over coap
     const err: unknown = await c.start().catch((e: unknown) => e);
     expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
   });
+
+  it('a UTF-8 identity and a key with bytes ≥ 0x80 reach the server as given (factory-configured coaps:// account)', async () => {
+    const key = Uint8Array.from([0x80, 0xff, 0x00, 0xc3, 0xa9, 0x7f, 0x10, 0xfe]);
+    const s = await createServer({ coapPort: 0, bsCoapPort: false, coapsPort: 0, httpPort: false, psks: [{ endpoint: 'utf8-dev', identity: 'capteur-é', key }] });
+    cleanups.push(() => s.close());
+    const dev = createDeviceTree({
+      servers: [{ uri: s.coapsUri as string, lifetime: 60, pskIdentity: 'capteur-é', pskKey: key }],
+      device: { manufacturer: 'x', modelNumber: 'y', serialNumber: 'utf8-dev' },
+    });
+    cleanups.push(() => dev.dispose());
+    const c = new LwM2MClient({
+      endpoint: 'utf8-dev', tree: dev.tree,
+      connections: new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: '127.0.0.1' }), dtls: { handshakeTimeoutMs: 500 } }),
+    });
+    cleanups.push(() => c.stop({ deregister: false }));
+    const registered = once(s.lwm2m, 'registered');
+    await c.start();
+    const [reg] = await registered;
+    expect(reg.transport).toBe('dtls');
+    expect(reg.pskIdentity).toBe('capteur-é');
+  });
 });

@@ -230,16 +230,22 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
     if (this.closed) return Promise.resolve({ kind: 'closed' });
     this.stats.attempts++;
     const t0 = this.clock.now();
-    const session = this.createSession({
-      address: this.opts.host,
-      port: this.opts.port,
-      localAddress: this.localHost,
-      identity: this.identity,
-      key: this.opts.key,
-      cipherSuites: this.opts.cipherSuites ?? ['TLS_PSK_WITH_AES_128_CCM_8'],
-      // The library's own setTimeout-based timer must never win over ours.
-      libraryTimeoutMs: timeoutMs * 4 + 1000,
-    });
+    let session: DtlsSession;
+    try {
+      session = this.createSession({
+        address: this.opts.host,
+        port: this.opts.port,
+        localAddress: this.localHost,
+        identity: this.identity,
+        key: this.opts.key,
+        cipherSuites: this.opts.cipherSuites ?? ['TLS_PSK_WITH_AES_128_CCM_8'],
+        // The library's own setTimeout-based timer must never win over ours.
+        libraryTimeoutMs: timeoutMs * 4 + 1000,
+      });
+    } catch (e) {
+      // The library validates its options synchronously (and dgram may throw on a bad local address).
+      return Promise.resolve({ kind: 'failed', error: e instanceof Error ? e : new Error(String(e)) });
+    }
     return new Promise<Attempt>((resolve) => {
       let done = false;
       const finish = (a: Attempt): void => {
