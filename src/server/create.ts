@@ -48,6 +48,8 @@ export interface CreateServerOptions {
   dtls?: ServerDtlsOptions;
   /** Directory of bootstrap configs (JSON/YAML, one per endpoint, `default.*` for the rest). */
   bootstrapConfigDir?: string;
+  /** Directory of firmware image files (LWFW format) a firmware job may name by file name. */
+  firmwareDir?: string;
   /** Bootstrap configs given in code (added after the directory's), by endpoint (`*` = default). */
   bootstrapConfigs?: Readonly<Record<string, BootstrapConfig>>;
   models?: ModelRegistry;
@@ -155,7 +157,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
           // default config's can only be bound here, per endpoint); a clash refuses the bootstrap.
           beforeSession: (endpoint, resolved) => {
             try {
-              provisioner.apply(endpoint, resolved.config, configSource(resolved.key));
+              provisioner.prepareSession(endpoint, resolved.config, configSource(resolved.key));
               return undefined;
             } catch (e) {
               if (isPskStoreError(e) || e instanceof LwM2MError) return `the PSK credentials of bootstrap config "${resolved.key}" cannot be bound to "${endpoint}": ${e.message}`;
@@ -169,12 +171,24 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       }
       const bs = bootstrap;
       closers.push(() => bs.close());
+      // The device holds the config's Bootstrap-Server credentials once Bootstrap-Finish is answered.
+      bs.on('bootstrap-finished', (record) => {
+        try {
+          provisioner.sessionFinished(record.endpoint);
+        } catch (e) {
+          if (!isPskStoreError(e)) throw e;
+          logger.warn({ ep: record.endpoint, err: e.message }, 'bootstrap PSK not bound after Bootstrap-Finish');
+        }
+      });
     }
     for (const issue of securityIssues) logger.warn({ issue }, 'PSK source problem');
     let http: HttpApi | undefined;
     let httpUrl: string | undefined;
     if (options.httpPort !== false) {
-      http = createHttpApi({ lwm2m, bootstrapConfigs: configs, psks, bootstrapPsks, logger, host, port: options.httpPort ?? 8080 });
+      http = createHttpApi({
+        lwm2m, bootstrapConfigs: configs, psks, bootstrapPsks, logger, host, port: options.httpPort ?? 8080,
+        fota: { clock, ...(options.firmwareDir !== undefined ? { imageDirectory: options.firmwareDir } : {}) },
+      });
       const api = http;
       closers.push(() => api.close());
       httpUrl = (await api.start()).url;

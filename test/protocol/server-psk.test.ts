@@ -27,8 +27,12 @@ beforeAll(async () => {
       { endpoint: 'dev-b', identity: 'id-b', key: KEY_B },
       { endpoint: 'dev-lc', identity: 'id-lc', key: KEY_LIBCOAP },
     ],
-    bsPsks: [{ endpoint: 'bs-dev', identity: 'bs-id', key: KEY_BS }],
-    bootstrapConfigs: { 'bs-dev': { servers: [{ shortServerId: 1, uri: 'coap://127.0.0.1:5683' }] } },
+    bsPsks: [{ endpoint: 'bs-dev', identity: 'bs-id', key: KEY_BS }, { endpoint: 'rot-dev', identity: 'rot-factory', key: KEY_BS }],
+    bootstrapConfigs: {
+      'bs-dev': { servers: [{ shortServerId: 1, uri: 'coap://127.0.0.1:5683' }] },
+      // rewrites the device's Bootstrap-Server account with new credentials
+      'rot-dev': { servers: [{ shortServerId: 1, uri: 'coap://127.0.0.1:5683' }], bootstrapServer: { uri: 'coaps://127.0.0.1:5784', pskIdentity: 'rot-new', pskKey: 'd0d1d2d3' } },
+    },
   });
 });
 afterAll(async () => {
@@ -184,6 +188,28 @@ describe('Bootstrap-Server over DTLS (node-dtls-client)', () => {
     } finally {
       await c.close();
     }
+  });
+
+  it('a config that rotates the bootstrap credentials: the factory ones stay valid until Bootstrap-Finish, then the new ones replace them', async () => {
+    const bsServer = s.bootstrap as NonNullable<typeof s.bootstrap>;
+    expect(s.bootstrapPsks.get('rot-dev')?.identity).toBe('rot-factory');
+    const finished = once(bsServer, 'bootstrap-finished');
+    const c = await connect(portOf(s.bootstrapCoapsUri), 'rot-factory', KEY_BS, (req) => {
+      // until the device answers Bootstrap-Finish, nothing changed
+      if (req.code === '0.02') expect(s.bootstrapPsks.get('rot-dev')?.identity).toBe('rot-factory');
+      return req.code === '0.04' ? '2.02' : '2.04';
+    });
+    try {
+      expect((await c.request('POST', ['bs'], ['ep=rot-dev'])).code).toBe('2.04');
+      const [record] = await finished;
+      expect(record).toMatchObject({ endpoint: 'rot-dev', outcome: 'ok' });
+    } finally {
+      await c.close();
+    }
+    expect(s.bootstrapPsks.get('rot-dev')).toMatchObject({ identity: 'rot-new', source: 'bootstrap config "rot-dev"' });
+    await expect(connect(portOf(s.bootstrapCoapsUri), 'rot-factory', KEY_BS)).rejects.toThrow();
+    const again = await connect(portOf(s.bootstrapCoapsUri), 'rot-new', Buffer.from('d0d1d2d3', 'hex'));
+    await again.close();
   });
 
   it('a DM identity cannot open a session on the Bootstrap-Server', async () => {

@@ -10,9 +10,15 @@
  * accounts whose `coaps://` URI names our DTLS port count; still ambiguous is an error. One account
  * counts whatever its port (the server may sit behind a port mapping).
  *
- * Per-endpoint configs are applied when they are stored (a clash — the identity is another endpoint's —
- * refuses the config) and again on every Bootstrap-Request; the default config, which has no endpoint,
- * only on Bootstrap-Request (a clash refuses that bootstrap: two devices cannot share an identity).
+ * When:
+ * - DM credentials: when a per-endpoint config is stored (a clash — the identity is another endpoint's —
+ *   refuses the config), and on every Bootstrap-Request (the default config, which has no endpoint, only
+ *   then; a clash refuses that bootstrap: two devices cannot share an identity). Replacing a device's DM
+ *   entry early is safe: if the bootstrap does not finish, its old DM handshake fails and it bootstraps again.
+ * - Bootstrap-Server credentials replace an endpoint's entry only once a bootstrap session with that
+ *   config finished (Bootstrap-Finish 2.04): the entry is what the device bootstraps with, and replacing
+ *   it before the device has the new credentials would lock it out. Before, they are only added for an
+ *   endpoint that has no bootstrap entry at all (and checked for clashes).
  */
 import { LwM2MError } from '../../core/errors.js';
 import {
@@ -21,6 +27,9 @@ import {
 } from '../bootstrap/config.js';
 import { hexBytes } from '../bootstrap/resource-values.js';
 import { PskStoreError, type PskChange, type PskEntry, type PskStore } from './psk-store.js';
+
+/** Bound on Bootstrap-Server bindings waiting for a Bootstrap-Finish. */
+const MAX_PENDING = 100_000;
 
 /** RFC 7252 §6.2 default port of coaps. */
 const DEFAULT_COAPS_PORT = 5684;
@@ -92,6 +101,9 @@ export interface BootstrapPskProvisionerOptions {
 
 /** Applies the PSK bindings of bootstrap configs to the stores. */
 export class BootstrapPskProvisioner {
+  /** Bootstrap-Server credentials waiting for their session's Bootstrap-Finish, by endpoint. */
+  private readonly pendingBs = new Map<string, PskEntry>();
+
   constructor(private readonly opts: BootstrapPskProvisionerOptions) {}
 
   /** The bindings of `config` for `endpoint` (LwM2MError BAD_VALUE when ambiguous). */
@@ -108,20 +120,50 @@ export class BootstrapPskProvisioner {
   }
 
   /**
-   * Puts the bindings of `config` for `endpoint` into the stores — both or neither (each is checked
-   * first). Throws like {@link check}.
+   * Puts the DM binding of `config` for `endpoint` into the DM store, and its Bootstrap-Server binding
+   * into the bootstrap store when that has no entry for `endpoint` yet (an existing one is only replaced
+   * by {@link sessionFinished}). Both are checked first: a clash changes nothing. Throws like {@link check}.
    */
   apply(endpoint: string, config: BootstrapConfig, source?: string): PskChange[] {
     const b = this.check(endpoint, config, source);
     const changes: PskChange[] = [];
     if (b.dm) changes.push(this.opts.dm.put(b.dm));
-    if (b.bs && this.opts.bs) changes.push(this.opts.bs.put(b.bs));
+    if (b.bs && this.opts.bs && this.opts.bs.get(endpoint) === undefined) changes.push(this.opts.bs.put(b.bs));
     return changes;
   }
 
   /**
+   * For a Bootstrap-Request: {@link apply}, and remembers the Bootstrap-Server binding for
+   * {@link sessionFinished}. Throws like {@link check} (the caller refuses the bootstrap).
+   */
+  prepareSession(endpoint: string, config: BootstrapConfig, source?: string): PskChange[] {
+    const changes = this.apply(endpoint, config, source);
+    const bs = this.bindings(endpoint, config, source).bs;
+    this.pendingBs.delete(endpoint);
+    if (bs && this.opts.bs) {
+      // Bounded: a session that never finishes leaves its entry until the next request of its endpoint.
+      if (this.pendingBs.size >= MAX_PENDING) this.pendingBs.delete(this.pendingBs.keys().next().value as string);
+      this.pendingBs.set(endpoint, bs);
+    }
+    return changes;
+  }
+
+  /**
+   * A session of `endpoint` finished (Bootstrap-Finish answered 2.04): the device now holds the
+   * Bootstrap-Server credentials of its config, which replace its bootstrap entry. Returns the change,
+   * if any; a clash that arose meanwhile is thrown (PskStoreError). A failed session changes nothing
+   * (and is not reported here: a superseded session fails after its successor was prepared).
+   */
+  sessionFinished(endpoint: string): PskChange | undefined {
+    const bs = this.pendingBs.get(endpoint);
+    this.pendingBs.delete(endpoint);
+    if (!bs || !this.opts.bs) return undefined;
+    return this.opts.bs.put(bs);
+  }
+
+  /**
    * A {@link BootstrapConfigStore} in front of `inner` whose `put` of an endpoint's config applies its
-   * bindings: a config whose identity is another endpoint's is refused (PskStoreError
+   * bindings ({@link apply}): a config whose identity is another endpoint's is refused (PskStoreError
    * PSK_IDENTITY_IN_USE) and not stored. The default config is stored as is (applied per endpoint on
    * Bootstrap-Request). Deleting a config keeps the entries: the device holds those credentials.
    */

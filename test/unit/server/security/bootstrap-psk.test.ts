@@ -67,6 +67,26 @@ describe('BootstrapPskProvisioner', () => {
     expect(() => p.apply('dev2', shared)).toThrow('identity "shared" is already used by endpoint "dev1" (bootstrap config "*")');
   });
 
+  it('Bootstrap-Server credentials: an existing entry is replaced only when a session finished', async () => {
+    const dm = new PskStore();
+    const bs = new PskStore([{ endpoint: 'dev', identity: 'factory', key: Uint8Array.of(1), source: 'bs-psks.csv:2' }]);
+    const p = new BootstrapPskProvisioner({ dm, bs });
+    const config: BootstrapConfig = { servers: [dmAccount('dm-id')], bootstrapServer: { uri: 'coaps://bs', pskIdentity: 'rotated', pskKey: '0202' } };
+    await p.wrap(new MemoryBootstrapConfigStore()).put('dev', config);
+    expect(bs.get('dev')?.identity).toBe('factory'); // the device still bootstraps with its factory credentials
+    expect(dm.get('dev')?.identity).toBe('dm-id');
+    p.prepareSession('dev', config, 'bootstrap config "dev"');
+    expect(bs.get('dev')?.identity).toBe('factory');
+    expect(p.sessionFinished('dev')).toMatchObject({ type: 'replaced', entry: { identity: 'rotated' }, previous: { identity: 'factory' } });
+    expect(bs.byIdentity('factory')).toBeUndefined();
+    expect(p.sessionFinished('dev')).toBeUndefined(); // consumed
+    // a session that never finishes leaves the entry alone; the next prepare starts afresh
+    p.prepareSession('dev', { bootstrapServer: { uri: 'coaps://bs', pskIdentity: 'again', pskKey: '03' } });
+    p.prepareSession('dev', { servers: [dmAccount('dm-id')] });
+    expect(p.sessionFinished('dev')).toBeUndefined();
+    expect(bs.get('dev')?.identity).toBe('rotated');
+  });
+
   it('applyAll() reports refused configs with their location and binds the rest', () => {
     const dm = new PskStore([{ endpoint: 'owner', identity: 'taken', key: Uint8Array.of(1) }]);
     const p = new BootstrapPskProvisioner({ dm });
