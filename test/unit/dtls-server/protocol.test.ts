@@ -367,15 +367,19 @@ describe('limits', () => {
     expect(server.stats().sessions).toBe(1);
   });
 
-  it('evicts the least recently active session when the table is full', async () => {
-    setup({ limits: { maxSessions: 2 } });
+  it('evicts the least recently active session when the table is full (order exact to 1 s)', async () => {
+    const clock = new ManualClock();
+    setup({ clock, limits: { maxSessions: 2 } });
     const closed: string[] = [];
     server.on('session-closed', (s, reason) => closed.push(`${s.port}:${reason}`));
     const [a, b, c] = [client(), client(), client()] as [PskTestClient, PskTestClient, PskTestClient];
     await a.handshake();
+    clock.advance(2000);
     await b.handshake();
+    clock.advance(2000);
     a.sendApp('keep me');
     await a.receiveApp();
+    clock.advance(2000);
     await c.handshake();
     expect(closed).toEqual([`${b.port}:evicted: session table full`]);
     expect(server.stats()).toMatchObject({ sessions: 2, sessionsEvicted: 1 });

@@ -144,6 +144,44 @@ export function sealRecord(
 }
 
 /**
+ * A whole protected record (header ‖ explicit nonce ‖ ciphertext ‖ tag) written into one buffer: the
+ * per-record hot path of an established session, without intermediate copies.
+ */
+export function sealWholeRecord(
+  suite: CipherSuite, keys: TrafficKeys, type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array,
+): Buffer {
+  const length = suite.recordIvLength + plaintext.length + suite.tagLength;
+  const out = Buffer.allocUnsafe(13 + length);
+  out[0] = type;
+  out.writeUInt16BE(version, 1);
+  out.writeUInt16BE(epoch, 3);
+  out.writeUIntBE(seq, 5, 6);
+  out.writeUInt16BE(length, 11);
+  out.writeUInt16BE(epoch, 13); // explicit nonce = epoch ‖ seq
+  out.writeUIntBE(seq, 15, 6);
+  const nonce = nonceOf(keys.iv, out.subarray(13, 21));
+  const aad = additionalData(type, version, epoch, seq, plaintext.length);
+  let body: Buffer;
+  let tag: Buffer;
+  if (suite.mode === 'ccm') {
+    const c = createCipheriv(suite.algorithm as CipherCCMTypes, keys.key, nonce, { authTagLength: suite.tagLength });
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    body = c.update(plaintext);
+    c.final();
+    tag = c.getAuthTag();
+  } else {
+    const c = createCipheriv(suite.algorithm as CipherGCMTypes, keys.key, nonce, { authTagLength: suite.tagLength });
+    c.setAAD(aad);
+    body = c.update(plaintext);
+    c.final(); // GCM is a stream mode: final() returns nothing more
+    tag = c.getAuthTag();
+  }
+  body.copy(out, 21);
+  tag.copy(out, 21 + body.length);
+  return out;
+}
+
+/**
  * Authenticates and decrypts one record payload; undefined when it does not authenticate (the caller
  * drops the record: RFC 6347 §4.1.2.7) or is too short to hold nonce and tag.
  */

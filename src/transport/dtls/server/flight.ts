@@ -3,8 +3,8 @@
  * record sequence numbers (and is re-encrypted in epoch 1), packed into as few datagrams as the MTU
  * allows; and the retransmission timer schedule (initial 1 s, doubling, at most 60 s).
  */
-import { DTLS_1_2, RECORD_HEADER_LENGTH } from './constants.js';
-import { recordOverhead, sealRecord, type CipherSuite, type TrafficKeys } from './cipher-suites.js';
+import { DTLS_1_2, MAX_SEQUENCE, RECORD_HEADER_LENGTH } from './constants.js';
+import { recordOverhead, sealWholeRecord, type CipherSuite, type TrafficKeys } from './cipher-suites.js';
 import { encodeRecord } from './record.js';
 
 export interface FlightRecord {
@@ -37,8 +37,8 @@ export function nextRetransmitDelay(current: number): number {
 export function writeRecord(w: RecordWriter, epoch: 0 | 1, type: number, payload: Uint8Array, version = DTLS_1_2): Buffer {
   if (epoch === 0) return encodeRecord(type, version, 0, w.seq0++, payload);
   if (!w.suite || !w.writeKeys) throw new Error('epoch 1 record before the keys are known');
-  const seq = w.seq1++;
-  return encodeRecord(type, version, 1, seq, sealRecord(w.suite, w.writeKeys, type, version, 1, seq, payload));
+  if (w.seq1 > MAX_SEQUENCE) throw new RangeError('DTLS sequence number overflow (epoch 1)');
+  return sealWholeRecord(w.suite, w.writeKeys, type, version, 1, w.seq1++, payload);
 }
 
 /** Serialises a flight into datagrams of at most `mtu` bytes (a record is never split across datagrams). */

@@ -24,6 +24,8 @@ export function openProtected(suite: CipherSuite, keys: TrafficKeys, window: Rep
 export class Session implements RecordWriter {
   /** Clock time of the last record received from or sent to the peer. */
   lastActive: number;
+  /** When the session last moved to the most-recently-active end of the server's table. */
+  movedAt: number;
   seq0: number;
   seq1: number;
   readonly window: ReplayState;
@@ -47,6 +49,7 @@ export class Session implements RecordWriter {
     this.window = state.window;
     this.lastFlight = state.lastFlight;
     this.lastActive = state.now;
+    this.movedAt = state.now;
   }
 
   open(rec: DtlsRecord): OpenResult {
