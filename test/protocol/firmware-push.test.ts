@@ -30,7 +30,7 @@ describe('firmware push (Block1 to /5/0/0, streamed)', () => {
   for (const size of [16, 512, 1024]) {
     it(`100 KB image at block size ${size} with 20 % loss: Downloaded, never more than one block held`, async () => {
       // 16-byte blocks: 6 500 exchanges — a shorter ACK timeout keeps the test short (retransmissions are cheap here).
-      const r = await rig({ network: { loss: 0.2, seed: size }, timing: size === 16 ? { ...TIMING, ackTimeoutMs: 2, maxRetransmit: 12 } : TIMING });
+      const r = await rig({ network: { loss: 0.2, seed: size }, timing: size === 16 ? { ...TIMING, ackTimeoutMs: 1, maxRetransmit: 14 } : TIMING });
       const res = await r.dm({ method: 'PUT', path: '/5/0/0', payload: IMAGE, contentFormat: OPAQUE, block1Size: size });
       expect(res.code).toBe('2.04');
       expect(r.updater.state).toBe(2);
