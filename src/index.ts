@@ -11,3 +11,8 @@ export {
   type DtlsClientOptions, type DtlsClientErrorCode, type DtlsHandshakeStats,
 } from './transport/dtls/client.js';
 export { PSK_CIPHER_SUITES, type PskCipherSuite } from './transport/dtls/psk-session.js';
+export {
+  createDtlsServer, DtlsError, isDtlsError,
+  type PskResolver, type DtlsCipherSuiteName, type DtlsServerLimits, type DtlsServerOptions, type DtlsPeerSession,
+  type DtlsServerStats, type DtlsServerSocket, type DtlsErrorCode,
+} from './transport/dtls/server/index.js';
