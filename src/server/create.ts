@@ -12,6 +12,7 @@ import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap/config.j
 import { createHttpApi, type HttpApi } from './http/api.js';
 import { LwM2MServer } from './lwm2m-server.js';
 import { BootstrapPskProvisioner, configSource } from './security/bootstrap-psk.js';
+import { registerDtlsMetrics } from './security/metrics.js';
 import { formatPskFileIssue, loadPskFile } from './security/psk-csv.js';
 import { PskStore, isPskStoreError, type PskEntry } from './security/psk-store.js';
 
@@ -130,12 +131,14 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       socket.close();
       throw e;
     }
+    const lwm2mDtls = secureUdp ? dtlsSocket(secureUdp, psks, 'lwm2m') : undefined;
     const lwm2m = new LwM2MServer({
       socket, logger, models, clock,
-      ...(secureUdp ? { dtls: { socket: dtlsSocket(secureUdp, psks, 'lwm2m'), bindings: psks } } : {}),
+      ...(lwm2mDtls ? { dtls: { socket: lwm2mDtls, bindings: psks } } : {}),
     });
     closers.push(() => lwm2m.close());
     let bootstrap: BootstrapServer | undefined;
+    let bootstrapDtls: DtlsServerSocket | undefined;
     const provisioner = new BootstrapPskProvisioner({
       dm: psks, bs: bootstrapPsks,
       ports: () => ({
@@ -149,6 +152,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
     for (const [ep, cfg] of Object.entries(options.bootstrapConfigs ?? {})) await configs.put(ep, cfg);
     if (options.bsCoapPort !== false) {
       const bsDtls = bsCoapsPort !== false ? dtlsSocket(await bindUdp(bsCoapsPort), bootstrapPsks, 'bootstrap') : undefined;
+      bootstrapDtls = bsDtls;
       try {
         bootstrap = await createBootstrapServer({
           host, port: options.bsCoapPort ?? DEFAULT_BOOTSTRAP_PORT, configs, models, logger, clock,
@@ -191,6 +195,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       });
       const api = http;
       closers.push(() => api.close());
+      registerDtlsMetrics(api.metrics.registry, { lwm2m: lwm2mDtls, bootstrap: bootstrapDtls });
       httpUrl = (await api.start()).url;
       if (bootstrap) {
         for (const ev of ['bootstrap-started', 'bootstrap-finished', 'bootstrap-failed'] as const) {

@@ -117,6 +117,9 @@ describe('lwm2m-server with DTLS', () => {
 
       const clients = (await (await fetch(`${httpUrl}/api/v1/clients/cli-dev1`)).json()) as Record<string, unknown>;
       expect(clients).toMatchObject({ endpoint: 'cli-dev1' });
+      const metrics = await (await fetch(`${httpUrl}/metrics`)).text();
+      expect(metrics).toMatch(/lwm2m_dtls_handshakes_total\{listener="lwm2m",outcome="completed"\} 2/);
+      expect(metrics).toMatch(/lwm2m_dtls_sessions\{listener="bootstrap"\} 0/);
       const list = (await (await fetch(`${httpUrl}/api/v1/security`)).json()) as { items: unknown[] };
       expect(list.items).toEqual([
         { endpoint: 'cli-dev1', identity: 'cli-id1', keyLength: 16, source: `${file}:2` },
