@@ -61,6 +61,8 @@ export class ServerSession {
   private pendingUpdate: Promise<void> | undefined;
   private generation = 0;
   private logger: Logger | undefined;
+  private queueModeOf: string | undefined;
+  private queueModeFlag = false;
 
   constructor(private readonly opts: SessionOptions) {}
 
@@ -101,8 +103,14 @@ export class ServerSession {
     return typeof b === 'string' && b !== '' ? b : 'U';
   }
 
+  /** Queue mode of the current binding; asked on every request (client activity), so parsed once per binding. */
   queueMode(): boolean {
-    return parseBinding(this.binding()).queueMode;
+    const b = this.binding();
+    if (b !== this.queueModeOf) {
+      this.queueModeFlag = parseBinding(b).queueMode;
+      this.queueModeOf = b;
+    }
+    return this.queueModeFlag;
   }
 
   /** The objects link payload (Security /0 is never listed, §6.2.1). */

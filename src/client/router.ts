@@ -11,7 +11,7 @@ import { compositeResponseFormat, readComposite, readCompositeRequest, writeComp
 import { create } from './operations/create.js';
 import { del } from './operations/delete.js';
 import { discover } from './operations/discover.js';
-import { guard, pathOf, type DeviceEnv } from './operations/env.js';
+import { guard, guardSync, pathOf, type DeviceEnv } from './operations/env.js';
 import { execute } from './operations/execute.js';
 import { read, readNode } from './operations/read.js';
 import { write } from './operations/write.js';
@@ -33,7 +33,18 @@ export interface RoutedResponse extends DeviceResponse {
  * Maps a CoAP request from a DM server to an LwM2M operation (LwM2M-TS-Transport 1.1 §6.4, the
  * Device Management and Information Reporting tables) and runs it.
  */
-export async function handleDmRequest(
+export function handleDmRequest(
+  env: DeviceEnv, observations: Observations, ctx: RequestContext, req: DeviceRequest, sink?: ObserveSink,
+): Promise<RoutedResponse> {
+  // The most frequent request by far, Read (GET without Observe, Accept ≠ 40), is synchronous: answer it
+  // without the async machinery of the other operations.
+  if (req.method === 'GET' && req.observe === undefined && req.accept !== ContentFormat.LINK) {
+    return Promise.resolve(guardSync(() => read(env, ctx, pathOf(req), req.accept)));
+  }
+  return handleOtherDmRequest(env, observations, ctx, req, sink);
+}
+
+async function handleOtherDmRequest(
   env: DeviceEnv, observations: Observations, ctx: RequestContext, req: DeviceRequest, sink?: ObserveSink,
 ): Promise<RoutedResponse> {
   let observing = false;

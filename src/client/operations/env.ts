@@ -1,6 +1,6 @@
 import { isLwM2MError } from '../../core/errors.js';
 import { LwM2MError } from '../../core/errors.js';
-import { LwM2MPath, parsePath } from '../../core/path.js';
+import { LwM2MPath, MAX_ID, parsePath } from '../../core/path.js';
 import type { AccessControl } from '../access.js';
 import type { AttributeStore } from '../attributes.js';
 import type { ObjectTree } from '../object-tree.js';
@@ -18,9 +18,22 @@ export interface DeviceEnv {
 
 /** Uri-Path segments → LwM2MPath; a bad path is a 4.00 (never a 4.04: it is not a path at all). */
 export function pathOf(req: DeviceRequest): LwM2MPath {
-  if (req.uriPath.length === 0) return LwM2MPath.ROOT;
-  return parsePath(`/${req.uriPath.join('/')}`);
+  const segs = req.uriPath;
+  if (segs.length === 0) return LwM2MPath.ROOT;
+  // Every request carries a path: plain decimal ids go straight to LwM2MPath.of (which range-checks them);
+  // anything else is parsed as text for its precise error.
+  if (segs.length <= 4) {
+    const ids: number[] = [];
+    for (const seg of segs) {
+      if (!DECIMAL_ID.test(seg)) return parsePath(`/${segs.join('/')}`);
+      ids.push(Number(seg));
+    }
+    if (ids.every((id) => id <= MAX_ID)) return LwM2MPath.of(...ids);
+  }
+  return parsePath(`/${segs.join('/')}`);
 }
+
+const DECIMAL_ID = /^[0-9]{1,5}$/;
 
 /** Runs an operation; an LwM2MError becomes its CoAP code with a diagnostic payload, anything else 5.00. */
 export async function guard(op: () => DeviceResponse | Promise<DeviceResponse>): Promise<DeviceResponse> {
