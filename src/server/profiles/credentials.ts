@@ -24,7 +24,7 @@ export interface DeviceCredentialRecord {
 }
 
 /** One entry for a PSK store (`PskStore.put({ endpoint, identity, key })`). */
-export interface PskEntry {
+export interface ImportedPsk {
   readonly endpoint: string;
   readonly identity: string;
   readonly key: Uint8Array;
@@ -33,8 +33,8 @@ export interface PskEntry {
 }
 
 /** The PSK entries of some records: the DM one, then the bootstrap one when it is a different identity. */
-export function pskEntries(records: Iterable<DeviceCredentialRecord>): PskEntry[] {
-  const out: PskEntry[] = [];
+export function pskEntries(records: Iterable<DeviceCredentialRecord>): ImportedPsk[] {
+  const out: ImportedPsk[] = [];
   for (const r of records) {
     const dm = r.dm.mode === 'psk' && r.dm.identity !== undefined && r.dm.key !== undefined ? r.dm : undefined;
     if (dm) out.push({ endpoint: r.endpoint, identity: dm.identity as string, key: dm.key as Uint8Array, role: 'dm' });
