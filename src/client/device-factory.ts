@@ -9,6 +9,7 @@ import { createConnectivityObject, type ConnectivityObjectOptions } from './obje
 import { createConnectivityStatsObject } from './objects/connectivity-stats.js';
 import { createDeviceObject, type DeviceObjectOptions } from './objects/device.js';
 import { createFirmwareObject, type FirmwareObjectOptions } from './objects/firmware.js';
+import { downloadSecurity } from './firmware/security.js';
 import { createGenericObject, type GenericObjectOptions, type ManagedObject } from './objects/generic.js';
 import { createLocationObject, type LocationObjectOptions } from './objects/location.js';
 import { createSecurityObject, securityInstance } from './objects/security.js';
@@ -123,7 +124,10 @@ export function createDeviceTree(config: DeviceConfig): DeviceTree {
   if (config.firmware !== false) {
     const fw = config.firmware ?? {};
     // The update state machine sets Firmware Version /3/0/3 and reboots through /3/0/4 after an update.
-    add(createFirmwareObject(m(5), { ...fw, update: { clock, deviceInstance: () => tree.object(3)?.instance(0), ...fw.update } }));
+    add(createFirmwareObject(m(5), {
+      ...fw,
+      update: { clock, deviceInstance: () => tree.object(3)?.instance(0), security: (uri) => downloadSecurity(tree, uri), ...fw.update },
+    }));
   }
   if (config.location !== false && config.location) add(createLocationObject(m(6), { clock, ...config.location }));
   if (config.connectivityStats) add(createConnectivityStatsObject(m(7), { clock }));

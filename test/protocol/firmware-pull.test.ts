@@ -4,7 +4,12 @@
  * it into the verifier. Failure results 2/4/5/7/9, Cancel mid-transfer, resume after a reconnect.
  */
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoapEndpoint, type CoapReply } from '../../src/coap/endpoint.js';
@@ -239,5 +244,28 @@ describe('firmware pull over HTTP (node:http on 127.0.0.1)', () => {
     bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0x80;
     const corrupted = await httpServer(bad);
     expect(await run(corrupted.url)).toEqual([0, 5]);
+  });
+
+  it('HTTPS (self-signed certificate for 127.0.0.1, trusted through update.http.tls.ca) → Downloaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fota-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (_req, res) => {
+      res.writeHead(200, { 'Content-Length': IMAGE.length, ETag: '"tls-1"' }).end(IMAGE);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/fw.bin`;
+    const r = await rig({ timing: TIMING, firmware: { protocols: ['https'] }, update: { http: { tls: { ca: cert } } } });
+    expect((await writeUri(r, url)).code).toBe('2.04');
+    expect(await settled(r)).toEqual([2, 0]);
+    // Without the CA the TLS handshake fails on every attempt: connection lost (4).
+    const untrusting = await rig({ timing: TIMING, firmware: { protocols: ['https'] }, update: { retries: 1, retryDelayMs: 10 } });
+    expect((await writeUri(untrusting, url)).code).toBe('2.04');
+    expect(await settled(untrusting)).toEqual([0, 4]);
   });
 });

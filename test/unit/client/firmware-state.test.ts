@@ -10,6 +10,7 @@ import type { BlockwiseResponse, BlockwiseSink } from '../../../src/client/conne
 import { serverContext } from '../../../src/client/context.js';
 import { createDeviceTree } from '../../../src/client/device-factory.js';
 import type { DownloadRequest, Downloader } from '../../../src/client/firmware/download.js';
+import { downloadSecurity } from '../../../src/client/firmware/security.js';
 import { memoryFlash, type FirmwareUpdateOptions } from '../../../src/client/firmware/updater.js';
 import { FirmwareObject, type FirmwareObjectOptions } from '../../../src/client/objects/firmware.js';
 import type { DeviceEnv } from '../../../src/client/operations/env.js';
@@ -325,5 +326,24 @@ describe('streamed push sink (openPush)', () => {
     expect(pull.fw.openPush(head())).toMatchObject({ code: '4.05' });
     t.dispose();
     pull.dispose();
+  });
+});
+
+describe('coaps download credentials (downloadSecurity)', () => {
+  it('the PSK of the Security instance with the same host:port, else the first DM account PSK, else NoSec', () => {
+    const dev = createDeviceTree({
+      servers: [
+        { uri: 'coaps://10.0.0.1:5684', pskIdentity: 'dev-a', pskKey: '00112233' },
+        { uri: 'coaps://fw.example:6000', pskIdentity: 'dev-b', pskKey: 'aabbccdd' },
+      ],
+      device: { manufacturer: 'ACME', modelNumber: 'M', serialNumber: 'S', firmwareVersion: '1.0.0' },
+    });
+    expect(downloadSecurity(dev.tree, 'coaps://fw.example:6000/fw.bin')).toMatchObject({ mode: 'psk', identity: 'dev-b' });
+    expect(downloadSecurity(dev.tree, 'coaps://10.0.0.1/fw.bin')).toMatchObject({ mode: 'psk', identity: 'dev-a' });
+    expect(downloadSecurity(dev.tree, 'coaps://other.example/fw.bin')).toMatchObject({ mode: 'psk', identity: 'dev-a' });
+    const nosec = createDeviceTree({ servers: [{ uri: 'coap://127.0.0.1:5683' }] });
+    expect(downloadSecurity(nosec.tree, 'coaps://127.0.0.1/fw.bin')).toEqual({ mode: 'nosec' });
+    dev.dispose();
+    nosec.dispose();
   });
 });
