@@ -10,6 +10,7 @@ import { fuzzDecoder } from '../helpers/fuzz.js';
 /** A DtlsSession the test drives by hand. */
 class FakeSession extends EventEmitter implements DtlsSession {
   stage: HandshakeStage = 'hello';
+  rejected = false;
   sent: Buffer[] = [];
   closedWith: 'close_notify' | 'abort' | undefined;
   constructor(readonly options: DtlsSessionOptions, readonly port: number) {
@@ -133,25 +134,52 @@ describe('DtlsClientSocket handshake retry (ManualClock, fake session)', () => {
     expect(sessions).toHaveLength(1);
   });
 
-  it('a server that never sends its Finished twice in a row means a rejected key (DTLS_HANDSHAKE_FAILED)', async () => {
+  it('a server re-sending its ServerHelloDone instead of a Finished twice in a row means a rejected key (DTLS_HANDSHAKE_FAILED)', async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect().catch((e: unknown) => e);
-    (sessions[0] as FakeSession).stage = 'finished';
+    Object.assign(sessions[0] as FakeSession, { stage: 'finished', rejected: true });
     clock.advance(1000);
     await settle();
-    (sessions[1] as FakeSession).stage = 'finished';
+    Object.assign(sessions[1] as FakeSession, { stage: 'finished', rejected: true });
     clock.advance(2000);
     await settle();
     const err = await done;
     expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
-    expect((err as Error).message).toMatch(/wrong PSK identity or key/);
+    expect((err as Error).message).toMatch(/re-sent its ServerHelloDone.*wrong PSK identity or key/);
+    expect((err as { alert?: string }).alert).toBe('decrypt_error');
     expect(sessions).toHaveLength(2);
   });
 
-  it('one lost Finished is retried like any lost flight', async () => {
+  it('a slow server (our key exchange answered by nothing yet, no re-sent flight) is retried, not declared a wrong key', async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect();
-    (sessions[0] as FakeSession).stage = 'finished';
+    for (const [i, ms] of [[0, 1000], [1, 2000], [2, 4000]] as const) {
+      (sessions[i] as FakeSession).stage = 'finished';
+      clock.advance(ms);
+      await settle();
+    }
+    expect(sessions).toHaveLength(4);
+    sessions[3]?.emit('connected');
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('every attempt ending without the server\'s Finished (GnuTLS is silent on a bad Finished) → DTLS_HANDSHAKE_FAILED', async () => {
+    const { socket, sessions, clock } = setup();
+    const done = socket.connect().catch((e: unknown) => e);
+    for (const [i, ms] of [[0, 1000], [1, 2000], [2, 4000], [3, 8000]] as const) {
+      (sessions[i] as FakeSession).stage = 'finished';
+      clock.advance(ms);
+      await settle();
+    }
+    const err = await done;
+    expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
+    expect((err as Error).message).toMatch(/never sent its Finished in 4 attempts/);
+  });
+
+  it('one rejected flight is retried like any lost flight', async () => {
+    const { socket, sessions, clock } = setup();
+    const done = socket.connect();
+    Object.assign(sessions[0] as FakeSession, { stage: 'finished', rejected: true });
     clock.advance(1000);
     await settle();
     sessions[1]?.emit('connected');

@@ -9,11 +9,12 @@
  *   handshake on a new UDP socket; attempt i waits handshakeTimeoutMs·2^i, capped (the timer doubling
  *   of RFC 6347 §4.2.4.1), for at most `handshakeAttempts` attempts.
  * - failure classification with stable codes: a fatal alert → DTLS_HANDSHAKE_FAILED at once (RFC 5246
- *   §7.2: fatal alerts end the connection; a retry would meet the same alert). A server that answers
- *   with ServerHelloDone and then never sends its Finished has dropped our Finished: OpenSSL and GnuTLS
- *   silently discard a record they cannot decrypt, which is what a wrong PSK identity or key looks
- *   like (RFC 6347 §4.1.2.7) — after `keyRejectedAfter` such attempts in a row →
- *   DTLS_HANDSHAKE_FAILED. No answer at all → DTLS_HANDSHAKE_TIMEOUT after the last attempt.
+ *   §7.2: fatal alerts end the connection; a retry would meet the same alert). OpenSSL and GnuTLS
+ *   silently discard a Finished they cannot decrypt (RFC 6347 §4.1.2.7), which is what a wrong PSK
+ *   identity or key looks like: OpenSSL then re-sends its ServerHelloDone flight — seen in
+ *   `keyRejectedAfter` attempts in a row → DTLS_HANDSHAKE_FAILED; GnuTLS stays silent — every attempt
+ *   ending without the server's Finished → DTLS_HANDSHAKE_FAILED after the last one. A server that is
+ *   merely slow is retried with longer timeouts. No answer at all → DTLS_HANDSHAKE_TIMEOUT.
  * - re-handshake when the session is gone: an alert or close_notify from the server ends the session;
  *   the next send() starts a new handshake and the datagrams sent meanwhile wait in a bounded queue.
  *   A server that lost the session silently (restart) is noticed above: the connection calls
@@ -85,7 +86,7 @@ export interface DtlsClientOptions {
   maxHandshakeTimeoutMs?: number;
   /** Handshake attempts before giving up (default 4: 1+2+4+8 s). */
   handshakeAttempts?: number;
-  /** Attempts in a row where the server never sent its Finished before the key is deemed rejected (default 2). */
+  /** Attempts in a row where the server re-sent its ServerHelloDone instead of a Finished before the key is deemed rejected (default 2). */
   keyRejectedAfter?: number;
   /** Datagrams held while a re-handshake runs (default 32). */
   maxQueuedDatagrams?: number;
@@ -97,7 +98,7 @@ export interface DtlsClientOptions {
 
 type Attempt =
   | { kind: 'connected'; session: DtlsSession }
-  | { kind: 'timeout'; stage: HandshakeStage }
+  | { kind: 'timeout'; stage: HandshakeStage; rejected: boolean }
   | { kind: 'alert'; alert: string }
   | { kind: 'failed'; error: Error }
   | { kind: 'closed' };
@@ -191,7 +192,9 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
     const cap = Math.max(first, this.opts.maxHandshakeTimeoutMs ?? 8000);
     const rejectedAfter = Math.max(1, this.opts.keyRejectedAfter ?? 2);
     const where = `${this.opts.host}:${this.opts.port}`;
-    let unanswered = 0;
+    let rejectedInARow = 0;
+    /** Attempts that ended waiting for the server's Finished (it had our key exchange). */
+    let finishedMissing = 0;
     let lastError: Error | undefined;
     for (let i = 0; i < attempts; i++) {
       const timeoutMs = Math.min(first * 2 ** i, cap);
@@ -205,19 +208,28 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
           throw this.error('DTLS_HANDSHAKE_FAILED', `DTLS handshake with ${where} failed: fatal alert ${r.alert} from the server`, { attempts: i + 1, alert: r.alert });
         case 'failed':
           lastError = r.error;
-          unanswered = 0;
+          rejectedInARow = 0;
           this.log.debug({ host: this.opts.host, port: this.opts.port, attempt: i + 1, err: r.error.message }, 'DTLS handshake attempt failed');
           break;
         case 'timeout':
-          unanswered = r.stage === 'finished' ? unanswered + 1 : 0;
-          this.log.debug({ host: this.opts.host, port: this.opts.port, attempt: i + 1, timeoutMs, stage: r.stage }, 'DTLS handshake attempt timed out');
-          if (unanswered >= rejectedAfter) {
+          // A slow server (no retransmission yet) is only retried; a server that re-sends its flight 4
+          // after our Finished, attempt after attempt, did not accept it.
+          rejectedInARow = r.rejected ? rejectedInARow + 1 : 0;
+          if (r.stage === 'finished') finishedMissing++;
+          this.log.debug({ host: this.opts.host, port: this.opts.port, attempt: i + 1, timeoutMs, stage: r.stage, rejected: r.rejected }, 'DTLS handshake attempt timed out');
+          if (rejectedInARow >= rejectedAfter) {
             throw this.error('DTLS_HANDSHAKE_FAILED',
-              `DTLS handshake with ${where} failed: the server answered our ClientHello but never sent its Finished `
-              + `(${unanswered} attempts) — it could not verify ours: wrong PSK identity or key?`, { attempts: i + 1, alert: 'decrypt_error' });
+              `DTLS handshake with ${where} failed: the server re-sent its ServerHelloDone instead of its Finished `
+              + `(${rejectedInARow} attempts in a row) — it could not verify our Finished: wrong PSK identity or key?`, { attempts: i + 1, alert: 'decrypt_error' });
           }
           break;
       }
+    }
+    if (finishedMissing === attempts) {
+      // GnuTLS drops a Finished it cannot decrypt without a word (until its own handshake timeout).
+      throw this.error('DTLS_HANDSHAKE_FAILED',
+        `DTLS handshake with ${where} failed: the server answered our ClientHello but never sent its Finished in ${attempts} attempts `
+        + '— wrong PSK identity or key? (or a server too busy to finish)', { attempts, alert: 'decrypt_error' });
     }
     if (lastError) {
       throw this.error('DTLS_HANDSHAKE_FAILED', `DTLS handshake with ${where} failed after ${attempts} attempts: ${lastError.message}`, { attempts, cause: lastError });
@@ -257,7 +269,7 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
         resolve(a);
       };
       this.trying = { session, finish };
-      const timer: TimerHandle = this.clock.setTimeout(() => finish({ kind: 'timeout', stage: session.stage }), timeoutMs);
+      const timer: TimerHandle = this.clock.setTimeout(() => finish({ kind: 'timeout', stage: session.stage, rejected: session.rejected }), timeoutMs);
       session.on('connected', () => {
         this.stats.lastHandshakeMs = this.clock.now() - t0;
         finish({ kind: 'connected', session });

@@ -79,6 +79,12 @@ export interface DtlsSessionOptions {
  */
 export interface DtlsSession {
   readonly stage: HandshakeStage;
+  /**
+   * The server sent its ServerHelloDone flight again after we had answered it: it did not accept our
+   * ClientKeyExchange/Finished flight. OpenSSL does this when it cannot decrypt our Finished (a wrong
+   * PSK identity or key, RFC 6347 §4.1.2.7: bad records are dropped silently) — or our flight was lost.
+   */
+  readonly rejected: boolean;
   send(data: Buffer, callback: (err: Error | null) => void): void;
   /** Local address once bound, undefined before. */
   localAddress(): AddressInfo | undefined;
@@ -147,6 +153,7 @@ export function alertName(description: number): string {
 
 class NodeDtlsSession extends EventEmitter implements DtlsSession {
   stage: HandshakeStage = 'hello';
+  rejected = false;
   private readonly lib: dtls.Socket;
   private readonly internals: LibInternals;
   private connected = false;
@@ -193,6 +200,8 @@ class NodeDtlsSession extends EventEmitter implements DtlsSession {
     // Only the peer: the library would feed anyone's datagrams to its record layer.
     if (rinfo.port !== this.opts.port || rinfo.address !== this.opts.address) return;
     if (!this.connected) {
+      // A ServerHelloDone after the one we answered: the server retransmits its flight 4 (RFC 6347 §4.2.4).
+      if (this.stage === 'finished' && peekStage(msg, 'hello') === 'finished') this.rejected = true;
       this.stage = peekStage(msg, this.stage);
       const alert = peekAlert(msg);
       if (alert !== undefined) {
