@@ -42,7 +42,7 @@ afterAll(async () => {
 const portOf = (uri: string | undefined): number => Number(new URL(uri as string).port);
 
 interface DtlsCoapClient {
-  request(method: 'POST' | 'DELETE', path: string[], query?: string[], payload?: string): Promise<ParsedPacket>;
+  request(method: 'POST' | 'DELETE', path: string[], query?: string[], payload?: string, contentFormat?: number): Promise<ParsedPacket>;
   /** Answers the next request the server sends with `code` (for the bootstrap session). */
   readonly incoming: ParsedPacket[];
   close(): Promise<void>;
@@ -71,12 +71,12 @@ async function connect(port: number, identity: string, key: Buffer, onRequest?: 
   let mid = randomBytes(2).readUInt16BE(0);
   return {
     incoming,
-    request(method, path, query = [], payload = '') {
+    request(method, path, query = [], payload = '', contentFormat = 40) {
       const token = randomBytes(4);
       mid = (mid + 1) & 0xffff;
       const options = [
         ...path.map((seg) => ({ name: 'Uri-Path', value: Buffer.from(seg) })),
-        ...(payload !== '' ? [{ name: 'Content-Format', value: Buffer.from([40]) }] : []),
+        ...(payload !== '' ? [{ name: 'Content-Format', value: Buffer.from([contentFormat]) }] : []),
         ...query.map((q) => ({ name: 'Uri-Query', value: Buffer.from(q) })),
       ];
       const answered = new Promise<ParsedPacket>((resolve, reject) => {
@@ -138,6 +138,22 @@ describe('LwM2M server over DTLS (node-dtls-client)', () => {
       expect((await b.request('DELETE', loc)).code).toBe('2.02');
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('Send (/dp) over the DTLS session of a registration → 2.04 and a send event', async () => {
+    const c = await connect(portOf(s.coapsUri), 'id-a', KEY_A);
+    try {
+      const reg = await c.request('POST', ['rd'], ['ep=dev-a', 'lt=60', 'lwm2m=1.1'], '</1/0>,</3/0>');
+      expect(reg.code).toBe('2.01');
+      const sent = once(s.lwm2m, 'send');
+      const res = await c.request('POST', ['dp'], [], '[{"n":"/3/0/0","vs":"over dtls"}]', 110);
+      expect(res.code).toBe('2.04');
+      const [ev] = await sent;
+      expect(ev).toMatchObject({ endpoint: 'dev-a', values: { '/3/0/0': 'over dtls' } });
+      expect((await c.request('DELETE', locationOf(reg))).code).toBe('2.02');
+    } finally {
+      await c.close();
     }
   });
 
