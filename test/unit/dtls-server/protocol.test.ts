@@ -351,6 +351,26 @@ describe('retransmission (RFC 6347 §4.2.4)', () => {
   });
 });
 
+describe('duplicates', () => {
+  it('a repeated ClientKeyExchange (current flight) is not answered; a late duplicate of the session\'s ClientHello starts nothing', async () => {
+    setup();
+    const c = client();
+    const hello = c.sendHello(await c.getCookie());
+    await c.readFlight4();
+    const [cke, ccs, fin] = c.flight5() as [Buffer, Buffer, Buffer];
+    c.raw(cke);
+    c.raw(cke);
+    await net.idle(1000);
+    expect(c.pending).toBe(0);
+    c.raw(Buffer.concat([ccs, fin]));
+    await c.readFlight6();
+    c.raw(hello);
+    await net.idle(1000);
+    expect(c.pending).toBe(0);
+    expect(server.stats()).toMatchObject({ handshakesInProgress: 0, sessions: 1, retransmissions: 0 });
+  });
+});
+
 describe('limits', () => {
   it('evicts idle sessions on the shared sweep', async () => {
     const clock = new ManualClock();

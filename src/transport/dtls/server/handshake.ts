@@ -158,7 +158,9 @@ export class ServerHandshake implements RecordWriter {
   /** Feeds one handshake fragment received in `epoch`. */
   onFragment(f: HandshakeFragment, epoch: number): HandshakeStep {
     if (this.state === 'done') return { kind: 'none' };
-    if (f.messageSeq < this.nextReceiveSeq) return { kind: 'retransmit' };
+    // Only a repeat of the peer's *previous* flight (its ClientHello) means it lost our flight; a repeat
+    // of a message of its current flight (a ClientKeyExchange already processed) is just dropped.
+    if (f.messageSeq < this.nextReceiveSeq) return f.messageSeq <= this.clientHelloSeq ? { kind: 'retransmit' } : { kind: 'none' };
     if (f.messageSeq > this.nextReceiveSeq + MAX_MESSAGE_SEQ_AHEAD) return { kind: 'none' };
     const r = this.reassembler.add(f.msgType, f.length, f.messageSeq, f.fragmentOffset, f.body);
     if (r === 'refused' || r === 'incomplete') return { kind: 'none' };

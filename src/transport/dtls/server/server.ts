@@ -322,6 +322,10 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
       this.counters.recordsDropped++; // no alert to an address that has not proven it is reachable
       return;
     }
+    if (this.sessions.get(key)?.helloRandom?.equals(ch.random)) {
+      this.counters.recordsDropped++; // a late duplicate of the ClientHello that made the current session
+      return;
+    }
     const existing = this.handshakes.get(key);
     if (existing && existing.isSameHello(f.messageSeq, ch.random)) {
       this.retransmit(existing, existing.flight, dg); // the peer lost our flight 4
@@ -418,6 +422,7 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
     switch (type) {
       case ContentType.applicationData:
         s.lastFlight = undefined; // the peer has our Finished
+        s.helloRandom = undefined;
         this.emit('message', p, { address: s.address, family: familyOf(s.address), port: s.port, size: p.length } satisfies RemoteInfo);
         return;
       case ContentType.alert:
@@ -534,7 +539,7 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
       }
     }
     const s = new Session(hs.key, hs.address, hs.port, hs.identity as string, hs.suite, hs.readKeys as NonNullable<typeof hs.readKeys>,
-      hs.writeKeys as NonNullable<typeof hs.writeKeys>, { seq0: hs.seq0, seq1: hs.seq1, window: hs.window, lastFlight: flight, now: this.clock.now() });
+      hs.writeKeys as NonNullable<typeof hs.writeKeys>, { seq0: hs.seq0, seq1: hs.seq1, window: hs.window, lastFlight: flight, helloRandom: hs.clientRandom, now: this.clock.now() });
     this.sessions.set(hs.key, s);
     this.counters.handshakesCompleted++;
     this.log.debug({ peer: `${hs.address}:${hs.port}`, identity: s.identity, suite: s.suite.name }, 'dtls: session established');

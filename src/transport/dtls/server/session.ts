@@ -31,6 +31,8 @@ export class Session implements RecordWriter {
   readonly window: ReplayState;
   /** The server's last flight (ChangeCipherSpec + Finished) until the peer sends application data. */
   lastFlight: readonly FlightRecord[] | undefined;
+  /** The random of the ClientHello that made this session, kept as long as `lastFlight` (a late duplicate of it is ignored). */
+  helloRandom: Buffer | undefined;
   readonly writeKeys: TrafficKeys;
 
   constructor(
@@ -41,13 +43,14 @@ export class Session implements RecordWriter {
     readonly suite: CipherSuite,
     readonly readKeys: TrafficKeys,
     writeKeys: TrafficKeys,
-    state: { seq0: number; seq1: number; window: ReplayState; lastFlight: readonly FlightRecord[]; now: number },
+    state: { seq0: number; seq1: number; window: ReplayState; lastFlight: readonly FlightRecord[]; helloRandom: Buffer; now: number },
   ) {
     this.writeKeys = writeKeys;
     this.seq0 = state.seq0;
     this.seq1 = state.seq1;
     this.window = state.window;
     this.lastFlight = state.lastFlight;
+    this.helloRandom = state.helloRandom;
     this.lastActive = state.now;
     this.movedAt = state.now;
   }
