@@ -12,6 +12,8 @@ import type { FirmwareImageStore, StoredImage } from './image-store.js';
 
 export interface ImageServed {
   readonly peer: PeerAddress;
+  /** The `ep=` query of the URI the server wrote to /5/0/1, when present. */
+  readonly endpoint: string | undefined;
   readonly image: StoredImage;
   /** Offset after the block that was sent. */
   readonly end: number;
@@ -43,7 +45,8 @@ export function coapImageHandler(store: FirmwareImageStore, options: CoapImageRo
     }
     const end = Math.min(offset + size, image.size);
     const more = end < image.size;
-    options.onServed?.({ peer: req.source, image, end });
+    const ep = req.query.find((q) => q.startsWith('ep='));
+    options.onServed?.({ peer: req.source, endpoint: ep === undefined ? undefined : ep.slice(3), image, end });
     if (asked === undefined && !more && image.size < 1024) {
       return { code: '2.05', payload: image.data, contentFormat: ContentFormat.OPAQUE, etag: image.etag };
     }

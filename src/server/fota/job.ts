@@ -56,6 +56,8 @@ export interface FotaJobOptions {
   uri?: string;
   campaignId?: string;
   link: DeviceLink;
+  /** Where the job hears about its device (default `link.subscribe`; the service fans one subscription out). */
+  subscribe?: (listener: (e: DeviceEvent) => void) => () => void;
   clock: Clock;
   log?: Logger;
   /** Called on every phase change and progress step. */
@@ -82,6 +84,7 @@ export class FotaJob {
   readonly done: Promise<FotaOutcome>;
 
   private readonly link: DeviceLink;
+  private readonly subscribe: (listener: (e: DeviceEvent) => void) => () => void;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly onChange: ((job: FotaJob) => void) | undefined;
@@ -118,6 +121,7 @@ export class FotaJob {
     this.uri = options.uri;
     this.campaignId = options.campaignId;
     this.link = options.link;
+    this.subscribe = options.subscribe ?? ((l) => options.link.subscribe(l));
     this.clock = options.clock;
     this.log = (options.log ?? silentLogger).child({ ep: options.endpoint, job: options.id });
     this.onChange = options.onChange;
@@ -214,7 +218,7 @@ export class FotaJob {
   // ---- the sequence ---------------------------------------------------------------------------------
 
   private async run(): Promise<FotaOutcome> {
-    this.unsubscribe = this.link.subscribe((e) => this.onEvent(e));
+    this.unsubscribe = this.subscribe((e) => this.onEvent(e));
     this.registrationId = this.link.registrationId(this.endpoint);
     try {
       await this.prepare();

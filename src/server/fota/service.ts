@@ -7,11 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import type { PeerAddress } from '../../coap/types.js';
 import type { LwM2MServer } from '../lwm2m-server.js';
 import { Campaign, type CampaignSnapshot, type CampaignSpec } from './campaign.js';
 import { coapImageHandler } from './coap-images.js';
-import type { DeviceLink } from './device-link.js';
+import type { DeviceEvent, DeviceLink } from './device-link.js';
 import { FirmwareImageStore, type StoredImage } from './image-store.js';
 import { FotaJob, type CancelAnswer } from './job.js';
 import type { FotaJobSnapshot, FotaJobSpec, FotaProtocol, FotaTimeouts } from './types.js';
@@ -72,6 +71,9 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
   private readonly jobs = new Map<string, FotaJob>();
   private readonly campaigns = new Map<string, Campaign>();
   private readonly detach: Array<() => void> = [];
+  /** Jobs listening for their device's events, by endpoint (one subscription to the link for all). */
+  private readonly deviceListeners = new Map<string, Set<(e: DeviceEvent) => void>>();
+  private linkSubscription: (() => void) | undefined;
   private closed = false;
 
   constructor(options: FotaServiceOptions) {
@@ -91,7 +93,9 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
   attachCoap(server: LwM2MServer, options: { defaultBlockSize?: number } = {}): void {
     const remove = server.addCoapRoute('fw', coapImageHandler(this.store, {
       ...options,
-      onServed: (e) => this.noteServed(e.peer, e.image, e.end),
+      onServed: (e) => {
+        if (e.endpoint !== undefined) this.noteServed(e.endpoint, e.image, e.end);
+      },
     }));
     this.detach.push(remove);
   }
@@ -105,12 +109,13 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
     if (running && !running.ended) throw new FotaError('FOTA_JOB_ACTIVE', `${endpoint} already has a firmware job running (${running.id}, ${running.phase}); cancel it first`);
     if (this.link.registrationId(endpoint) === undefined) throw new FotaError('FOTA_NOT_REGISTERED', `endpoint "${endpoint}" is not registered`);
     const image = await this.store.resolve(imageRef);
-    const uri = spec.method === 'pull' ? this.uriFor(image, spec.protocol ?? 'coap') : undefined;
+    const uri = spec.method === 'pull' ? this.uriFor(image, spec.protocol ?? 'coap', endpoint) : undefined;
     // Checked again after the await: two requests for one endpoint must not both start.
     const again = this.jobs.get(endpoint);
     if (again && !again.ended) throw new FotaError('FOTA_JOB_ACTIVE', `${endpoint} already has a firmware job running (${again.id})`);
     const job = new FotaJob({
       id: randomUUID(), endpoint, image, link: this.link, clock: this.clock, log: this.log,
+      subscribe: (l) => this.listen(endpoint, l),
       spec: { ...spec, timeouts: { ...this.defaults, ...(spec.timeouts ?? {}) } },
       ...(uri !== undefined ? { uri } : {}),
       ...(campaignId !== undefined ? { campaignId } : {}),
@@ -165,16 +170,10 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
     return [...this.campaigns.values()];
   }
 
-  /** A CoAP block of `image` went to `peer`: progress of the pull job of the device at that address. */
-  noteServed(peer: PeerAddress, image: StoredImage, end: number): void {
-    for (const job of this.jobs.values()) {
-      if (job.ended || job.image.id !== image.id || job.spec.method !== 'pull') continue;
-      const p = this.link.peer?.(job.endpoint);
-      if (p && p.port === peer.port && sameAddress(p.address, peer.address)) {
-        job.noteServed(end);
-        return;
-      }
-    }
+  /** Bytes up to `end` of `image` went to the device pulling with `?ep=endpoint`: progress of its pull job. */
+  noteServed(endpoint: string, image: StoredImage, end: number): void {
+    const job = this.jobs.get(endpoint);
+    if (job && job.image.id === image.id) job.noteServed(end);
   }
 
   /** Cancels every campaign and job (devices are told where they can be), stops serving images. */
@@ -182,6 +181,8 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
     if (this.closed) return;
     this.closed = true;
     for (const d of this.detach.splice(0)) d();
+    this.linkSubscription?.();
+    this.linkSubscription = undefined;
     for (const c of this.campaigns.values()) c.cancel('server closing');
     const running = [...this.jobs.values()].filter((j) => !j.ended);
     for (const j of running) j.cancel('server closing');
@@ -191,10 +192,24 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
     ]);
   }
 
-  private uriFor(image: StoredImage, protocol: FotaProtocol): string {
+  /** `<base>/fw/<id>?ep=<endpoint>`: the query lets the server count what each device fetched (progress). */
+  private listen(endpoint: string, listener: (e: DeviceEvent) => void): () => void {
+    this.linkSubscription ??= this.link.subscribe((e) => {
+      for (const l of [...(this.deviceListeners.get(e.endpoint) ?? [])]) l(e);
+    });
+    let set = this.deviceListeners.get(endpoint);
+    if (!set) this.deviceListeners.set(endpoint, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.deviceListeners.get(endpoint) === set) this.deviceListeners.delete(endpoint);
+    };
+  }
+
+  private uriFor(image: StoredImage, protocol: FotaProtocol, endpoint: string): string {
     const base = this.pullBase()[protocol];
     if (base === undefined) throw new FotaError('FOTA_BAD_REQUEST', `this server does not serve images over ${protocol}`);
-    return `${base.replace(/\/+$/, '')}/fw/${image.id}`;
+    return `${base.replace(/\/+$/, '')}/fw/${image.id}?ep=${encodeURIComponent(endpoint)}`;
   }
 
   private trimJobs(): void {
@@ -237,9 +252,4 @@ function selectEndpoints(select: CampaignSpec['select'], registered: Iterable<st
   if ('endpoints' in select) return [...new Set(select.endpoints)];
   const re = globToRegExp(select.pattern);
   return [...registered].filter((ep) => re.test(ep)).sort();
-}
-
-function sameAddress(a: string, b: string): boolean {
-  const strip = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
-  return strip(a) === strip(b);
 }

@@ -20,6 +20,9 @@ import { registerDmRoutes } from './routes/dm.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerRequestRoutes } from './routes/requests.js';
 import { registerSecurityRoutes } from './routes/security.js';
+import { registerFirmwareRoutes } from './routes/firmware.js';
+import { FotaService, type FotaServiceOptions } from '../fota/service.js';
+import { createApiFota, publishFotaEvents } from './fota-wiring.js';
 import { PskStore } from '../security/psk-store.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { sharedSchemas } from './schemas.js';
@@ -51,6 +54,22 @@ export interface HttpApiOptions {
   logRequests?: boolean;
   /** Maximum request body, bytes. Default 1 MiB. */
   bodyLimit?: number;
+  /**
+   * Firmware update (`/api/v1/clients/{ep}/firmware`, `/api/v1/firmware/…`, `GET /fw/{id}`): a service to use,
+   * or options for the one the API creates (it then also serves `/fw/{id}` on the LwM2M server's CoAP socket).
+   */
+  fota?: FotaService | FotaHttpOptions;
+}
+
+/** Options of the FOTA service the API creates. */
+export interface FotaHttpOptions extends Omit<FotaServiceOptions, 'link' | 'pullBase' | 'endpoints'> {
+  /** `coap://host:port` devices pull from (default the LwM2M server's socket address). */
+  coapUri?: string;
+  /** `coaps://host:port` (default the server's DTLS listener, if any). */
+  coapsUri?: string;
+  /** `http://host:port` devices pull from (default this API's URL). */
+  httpUri?: string;
+  httpsUri?: string;
 }
 
 export interface HttpApi {
@@ -61,6 +80,8 @@ export interface HttpApi {
   readonly bootstrapConfigs: BootstrapConfigStore;
   readonly psks: PskStore;
   readonly bootstrapPsks: PskStore;
+  /** Firmware update: images, jobs, campaigns. */
+  readonly fota: FotaService;
   /** Publishes an event on `/api/v1/events` (the bootstrap server emits `bootstrap` events through this). */
   publish(type: ApiEventType | (string & {}), data: unknown, endpoint?: string): ApiEvent;
   /** Listens; resolves with the bound address (`url` is `http://host:port`). */
@@ -101,6 +122,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     if (e) metrics.events.inc({ type: e.type });
   });
   const publish = (type: ApiEventType | (string & {}), data: unknown, endpoint?: string): ApiEvent => events.publish(type, data, endpoint);
+  const ownFota = !(options.fota instanceof FotaService);
+  const fota = options.fota instanceof FotaService ? options.fota : createApiFota(lwm2m, options.fota ?? {}, host, dispatcher, logger, () => url);
+  const detachFota = publishFotaEvents(fota, events);
   const ctx: ApiContext = {
     lwm2m, metrics, events, sse, dispatcher, bootstrapConfigs, psks, bootstrapPsks, defaultTimeoutMs: options.requestTimeoutMs, startedAt,
   };
@@ -125,7 +149,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           'discover, write-attributes, observe, composite), queue mode, Server-Sent Events, bootstrap configs, PSK credentials of the DTLS listeners.',
       },
       tags: [
-        { name: 'clients' }, { name: 'device management' }, { name: 'events' }, { name: 'bootstrap' }, { name: 'security' }, { name: 'system' },
+        { name: 'clients' }, { name: 'device management' }, { name: 'events' }, { name: 'bootstrap' }, { name: 'security' }, { name: 'firmware' }, { name: 'system' },
       ],
     },
     // Fastify requires a body once a body schema exists, so swagger marks every requestBody required;
@@ -184,6 +208,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     registerEventRoutes(instance, ctx);
     registerBootstrapRoutes(instance, ctx);
     registerSecurityRoutes(instance, ctx);
+    registerFirmwareRoutes(instance, fota);
   });
 
   // Event streams never end on their own: end them before the server waits for open connections.
@@ -199,6 +224,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     metrics,
     queue: dispatcher,
     bootstrapConfigs,
+    fota,
     psks,
     bootstrapPsks,
     publish,
@@ -217,6 +243,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       closed = true;
       detachEvents();
       detachCount();
+      detachFota();
+      if (ownFota) await fota.close();
       dispatcher.close();
       metrics.close();
       sse.close();

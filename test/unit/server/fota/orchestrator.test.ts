@@ -227,7 +227,7 @@ describe('FotaService', () => {
     await expect(svc.start('dev1', 'fw@9.9', { method: 'push' })).rejects.toMatchObject({ code: 'FOTA_IMAGE_NOT_FOUND', httpStatus: 404 });
     expect(svc.job('dev1')?.snapshot().outcome?.status).toBe('success');
     const again = await svc.start('dev1', 'fw@2.0', { method: 'pull', protocol: 'coap' });
-    expect(again.uri).toBe(`coap://127.0.0.1:5683/fw/${img.id}`);
+    expect(again.uri).toBe(`coap://127.0.0.1:5683/fw/${img.id}?ep=dev1`);
     await expect(svc.start('dev1', img.id, { method: 'pull', protocol: 'http' })).rejects.toMatchObject({ code: 'FOTA_JOB_ACTIVE' });
     await drive(clock, () => again.ended);
     await expect(svc.start('dev1', img.id, { method: 'pull', protocol: 'http' })).rejects.toThrow(/does not serve images over http/);
