@@ -156,26 +156,7 @@ export class FirmwareUpdater {
     checkFailureInjection(this.failure);
     this.rng = rngOf(this.failure);
     this.flash = opts.flash ?? memoryFlash();
-    const retry = {
-      ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
-      ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
-    };
-    const maxBytes = this.maxImageBytes + MAX_HEADER;
-    this.downloaders = {};
-    if (opts.connections) {
-      const coap = new CoapDownloader({
-        connections: opts.connections, clock: this.clock, maxBytes, ...retry,
-        ...(opts.security ? { security: opts.security } : {}),
-        ...(opts.coapBlockSize !== undefined ? { blockSize: opts.coapBlockSize } : {}),
-        ...(opts.exchangeTimeoutMs !== undefined ? { exchangeTimeoutMs: opts.exchangeTimeoutMs } : {}),
-      });
-      this.downloaders['coap:'] = coap;
-      this.downloaders['coaps:'] = coap;
-    }
-    const http = new HttpDownloader({ clock: this.clock, maxBytes, ...retry, ...(opts.http ?? {}) });
-    this.downloaders['http:'] = http;
-    this.downloaders['https:'] = http;
-    Object.assign(this.downloaders, opts.downloaders ?? {});
+    this.downloaders = { ...opts.downloaders };
     // A real device reads its last result and installed package from flash at boot.
     const saved = this.flash.load();
     if (saved) {
@@ -312,7 +293,7 @@ export class FirmwareUpdater {
       return;
     }
     const protocol = SCHEMES[url.protocol];
-    const downloader = this.downloaders[url.protocol];
+    const downloader = this.downloaderFor(url.protocol);
     if (protocol === undefined || !this.protocols.includes(protocol) || !downloader) {
       this.fail(undefined, 'download', Result.UNSUPPORTED_PROTOCOL, `scheme ${url.protocol} is not supported (/5/0/8)`);
       return;
@@ -365,6 +346,31 @@ export class FirmwareUpdater {
       return;
     }
     this.finishTransfer(gen, 'download');
+  }
+
+  /** The downloader of a scheme, built on first use (most simulated devices never pull). */
+  private downloaderFor(scheme: string): Downloader | undefined {
+    const existing = this.downloaders[scheme];
+    if (existing) return existing;
+    const o = this.opts;
+    const common = {
+      clock: this.clock, maxBytes: this.maxImageBytes + MAX_HEADER,
+      ...(o.retries !== undefined ? { retries: o.retries } : {}),
+      ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}),
+    };
+    let made: Downloader | undefined;
+    if ((scheme === 'coap:' || scheme === 'coaps:') && o.connections) {
+      made = new CoapDownloader({
+        connections: o.connections, ...common,
+        ...(o.security ? { security: o.security } : {}),
+        ...(o.coapBlockSize !== undefined ? { blockSize: o.coapBlockSize } : {}),
+        ...(o.exchangeTimeoutMs !== undefined ? { exchangeTimeoutMs: o.exchangeTimeoutMs } : {}),
+      });
+    } else if (scheme === 'http:' || scheme === 'https:') {
+      made = new HttpDownloader({ ...common, ...(o.http ?? {}) });
+    }
+    if (made) this.downloaders[scheme] = made;
+    return made;
   }
 
   // ---- /5/0/2 Update, /5/0/10 Cancel -----------------------------------------------------------------
