@@ -13,3 +13,4 @@ export * from './thingsboard/applier.js';
 export * from './thingsboard/credentials.js';
 export * from './thingsboard/path.js';
 export * from './thingsboard/profile.js';
+export * from './platform-import.js';
