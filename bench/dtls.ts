@@ -135,6 +135,9 @@ try {
     timeouts += u.timeouts + d.timeouts;
     log(`round ${round + 1}: UDP ${fmt(rttUdp.at(-1) as number)}/s, DTLS ${fmt(rttDtls.at(-1) as number)}/s`);
   }
+  // Heap again once every session has carried traffic (its last handshake flight is released then).
+  const afterTraffic = await settledMemory();
+  const perSessionAfterTraffic = (afterTraffic.heapUsed - before.heapUsed) / Math.max(1, server.stats().sessions);
   const u = median(rttUdp);
   const d = median(rttDtls);
   const cu = median(cpuUdp);
@@ -145,6 +148,7 @@ try {
     ['handshakes/s (node-dtls-client in child processes, client-bound)', `${fmt(handshakesPerSec)}/s`, '≥ 1 000/s', handshakesPerSec >= 1000 ? 'met' : 'not met'],
     ['server handshakes per second of server CPU', `${fmt(serverHandshakesPerCpuSec)}/s`, '≥ 1 000/s', serverHandshakesPerCpuSec >= 1000 ? 'met' : 'not met'],
     ['heap per established idle session (server)', kb(perSession), '≤ 10 KB', perSession <= 10 * 1024 ? 'met' : 'not met'],
+    ['heap per session after traffic, idle again (server)', kb(perSessionAfterTraffic), '≤ 10 KB', perSessionAfterTraffic <= 10 * 1024 ? 'met' : 'not met'],
     ['CoAP GET round trips/s, plain UDP (baseline)', `${fmt(u)}/s`, '', ''],
     ['CoAP GET round trips/s, DTLS CCM_8 (ours)', `${fmt(d)}/s`, '', `${(d / u).toFixed(2)}× UDP`],
     ['server CPU per round trip, plain UDP', `${cu.toFixed(1)} µs`, '', ''],
@@ -164,7 +168,7 @@ try {
   console.log(`\n${table}\n`);
   mkdirSync('.bench-out', { recursive: true });
   writeFileSync('.bench-out/dtls.json', JSON.stringify({
-    clients: N, procs: PROCS, clientCpuMs: hs.cpuMs, handshakesPerSec, serverHandshakesPerCpuSec, serverCpuMs, heapPerSessionBytes: perSession,
+    clients: N, procs: PROCS, clientCpuMs: hs.cpuMs, handshakesPerSec, serverHandshakesPerCpuSec, serverCpuMs, heapPerSessionBytes: perSession, heapPerSessionAfterTrafficBytes: perSessionAfterTraffic,
     rttUdp: u, rttDtls: d, ratio: d / u, serverCpuUsPerRttUdp: cu, serverCpuUsPerRttDtls: cd, failed: hs.failed, retries: hs.retries, timeouts, stats, machine: machine(),
   }, null, 2));
 } finally {

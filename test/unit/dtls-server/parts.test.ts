@@ -86,6 +86,31 @@ describe('handshake reassembly (RFC 6347 §4.2.3)', () => {
   });
 });
 
+describe('decoders under random input', () => {
+  it('parseClientHello / parseHandshakeFragments / parseRecords return or throw a DtlsError, nothing else', () => {
+    const hello = Buffer.from(`fefd${'11'.repeat(32)}00000004c0a800a80100000900170000ff01000100`, 'hex');
+    let ok = 0;
+    let rejected = 0;
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.tuple(fc.nat({ max: hello.length }), fc.uint8Array({ maxLength: 8 }))
+      .map(([at, ins]) => Buffer.concat([hello.subarray(0, at), Buffer.from(ins), hello.subarray(at + ins.length)]))), (bytes) => {
+      const b = Buffer.from(bytes);
+      for (const decode of [parseClientHello, parseHandshakeFragments]) {
+        try {
+          decode(b);
+          ok++;
+        } catch (e) {
+          if (!isDtlsError(e)) throw e;
+          rejected++;
+        }
+      }
+      parseRecords(b); // never throws
+    }), { numRuns: 5000, seed: 7 });
+    expect(ok).toBeGreaterThan(0);
+    expect(rejected).toBeGreaterThan(0);
+    expect(parseClientHello(hello).extensions.map((e) => e.type)).toEqual([0x17, 0xff01]);
+  });
+});
+
 describe('record framing', () => {
   it('splits several records per datagram and drops bad ones without losing the rest', () => {
     const a = encodeRecord(22, 0xfefd, 0, 1, Buffer.from('abc'));
