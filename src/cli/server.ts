@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../core/logger.js';
 import { isLwM2MError } from '../core/errors.js';
 import { createServer } from '../server/create.js';
+import { loadPlatformImports } from '../server/profiles/platform-import.js';
 import { isPskStoreError } from '../server/security/psk-store.js';
 import { isTransportError } from '../transport/datagram.js';
 import { CliError, ExitCode, runCli } from './exit.js';
@@ -18,6 +19,7 @@ interface ServerCliArgs {
   pskFile?: string;
   bsPskFile?: string;
   pskIdentityHint?: string;
+  imports: string[];
   logLevel: LogLevel;
 }
 
@@ -39,6 +41,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     .option('psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the LwM2M server' })
     .option('bs-psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the Bootstrap-Server' })
     .option('psk-identity-hint', { type: 'string', describe: 'PSK identity hint the DTLS listeners send' })
+    .option('import', { type: 'string', array: true, describe: 'platform device list: cumulocity:devices.csv or thingsboard:credentials.json[,profile.json] (repeatable)' })
     .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS as string[], describe: 'pino JSON logs on stderr' })
     .strict()
     .help()
@@ -56,6 +59,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     ...(a['psk-file'] !== undefined ? { pskFile: a['psk-file'] } : {}),
     ...(a['bs-psk-file'] !== undefined ? { bsPskFile: a['bs-psk-file'] } : {}),
     ...(a['psk-identity-hint'] !== undefined ? { pskIdentityHint: a['psk-identity-hint'] } : {}),
+    imports: (a.import ?? []).map(String),
     logLevel: a['log-level'] as LogLevel,
   };
 }
@@ -73,9 +77,14 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       throw new CliError(`${flag} ${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  // Platform device lists (--import): bad rows are reported and skipped; an unreadable file is fatal.
+  const imported = await loadPlatformImports(args.imports).catch((e: unknown) => {
+    throw isLwM2MError(e) ? new CliError(e.message) : e;
+  });
   let server;
   try {
     server = await createServer({
+      ...(args.imports.length > 0 ? { psks: imported.psks, bsPsks: imported.bsPsks, bootstrapConfigs: imported.bootstrapConfigs } : {}),
       host: args.host, coapPort: args.coapPort, bsCoapPort: args.bsCoapPort, httpPort: args.httpPort, logger,
       ...(args.bootstrapConfig ? { bootstrapConfigDir: args.bootstrapConfig } : {}),
       ...(args.coapsPort !== undefined ? { coapsPort: args.coapsPort } : {}),
@@ -98,6 +107,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   });
   // Bad PSK rows: reported one per line, the good rows are loaded, and the exit code says so at the end.
   for (const issue of server.securityIssues) process.stderr.write(`lwm2m-server: ${issue}\n`);
+  for (const issue of imported.issues) process.stderr.write(`lwm2m-server: ${issue}\n`);
   const secure = [
     ...(server.coapsUri !== undefined ? [`LwM2M ${server.coapsUri} (${server.psks.size} PSKs)`] : []),
     ...(server.bootstrapCoapsUri !== undefined ? [`bootstrap ${server.bootstrapCoapsUri} (${server.bootstrapPsks.size} PSKs)`] : []),
@@ -106,7 +116,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   await stopRequested;
   await server.close();
   process.stdout.write('lwm2m-server: stopped\n');
-  return server.securityIssues.length > 0 ? ExitCode.INVALID_INPUT : ExitCode.OK;
+  return server.securityIssues.length > 0 || imported.failed ? ExitCode.INVALID_INPUT : ExitCode.OK;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
