@@ -21,6 +21,7 @@ import { serverAccounts, type ServerAccount } from './operations/bootstrap-finis
 import type { DeviceEnv } from './operations/env.js';
 import { readNode } from './operations/read.js';
 import { streamedWriteHandler } from './operations/write-stream.js';
+import { FirmwareObject } from './objects/firmware.js';
 import { ServerSession, type SessionState } from './registration.js';
 import { dmOperationOf, handleBootstrapRequest, handleDmRequest, type DmOperation } from './router.js';
 
@@ -141,6 +142,9 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       if (path.objectId === 1 && (path.resourceId === 1 || path.resourceId === 7)) this.scheduleUpdateAll();
     });
     this.tree.on('instances', () => this.scheduleUpdateAll());
+    // Firmware pull over CoAP(S) (/5/0/1) opens its connections like the device's own (§E.6).
+    const firmware = this.tree.object(5);
+    if (firmware instanceof FirmwareObject) firmware.useConnections(opts.connections);
     // Reboot (/3/0/4) and Factory Reset (/3/0/5) when the Device object has no behaviour of its own:
     // answer the Execute first (LwM2M-TS-Core 1.1 §E.4), then restart / re-bootstrap.
     const device = this.tree.object(3)?.instance(0);

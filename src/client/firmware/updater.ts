@@ -139,6 +139,8 @@ export class FirmwareUpdater {
   private downloaded: (FirmwareImageInfo & { bodyLength: number }) | undefined;
   private updateTimer: TimerHandle | undefined;
   private readonly downloaders: Record<string, Downloader>;
+  /** CoAP(S) pull: the configured factory, else the one the client gives (useConnections). */
+  private connections: ConnectionFactory | undefined;
   /** Every download/push/update that ended, with its result (tests, metrics). */
   readonly history: FirmwareOutcome[] = [];
 
@@ -157,6 +159,7 @@ export class FirmwareUpdater {
     this.rng = rngOf(this.failure);
     this.flash = opts.flash ?? memoryFlash();
     this.downloaders = { ...opts.downloaders };
+    this.connections = opts.connections;
     // A real device reads its last result and installed package from flash at boot.
     const saved = this.flash.load();
     if (saved) {
@@ -198,6 +201,11 @@ export class FirmwareUpdater {
       this.failure = options.failure;
       this.rng = rngOf(options.failure);
     }
+  }
+
+  /** The client's ConnectionFactory, for CoAP(S) pulls when none was configured. */
+  useConnections(connections: ConnectionFactory): void {
+    this.connections ??= connections;
   }
 
   /** Stops timers and downloads (device disposed). */
@@ -359,9 +367,9 @@ export class FirmwareUpdater {
       ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}),
     };
     let made: Downloader | undefined;
-    if ((scheme === 'coap:' || scheme === 'coaps:') && o.connections) {
+    if ((scheme === 'coap:' || scheme === 'coaps:') && this.connections) {
       made = new CoapDownloader({
-        connections: o.connections, ...common,
+        connections: this.connections, ...common,
         ...(o.security ? { security: o.security } : {}),
         ...(o.coapBlockSize !== undefined ? { blockSize: o.coapBlockSize } : {}),
         ...(o.exchangeTimeoutMs !== undefined ? { exchangeTimeoutMs: o.exchangeTimeoutMs } : {}),

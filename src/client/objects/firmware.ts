@@ -5,6 +5,7 @@
  */
 import { LwM2MError } from '../../core/errors.js';
 import type { ObjectModel } from '../../model/types.js';
+import type { ConnectionFactory } from '../connection.js';
 import { FirmwareUpdater, memoryFlash, type FirmwareUpdateOptions } from '../firmware/updater.js';
 import { ObjectInstance } from '../instance.js';
 import { registerWriteStream } from '../operations/write-stream.js';
@@ -78,6 +79,13 @@ function resolve<N extends string>(v: number | N, names: Readonly<Record<N, numb
 /** The Firmware Update object; `updater` drives /5/0 (see src/client/firmware/updater.ts). */
 export class FirmwareObject extends ManagedObject {
   private current: FirmwareUpdater | undefined;
+  private connections: ConnectionFactory | undefined;
+
+  /** Lets CoAP(S) pulls use the client's ConnectionFactory (LwM2MClient calls this), unless configured. */
+  useConnections(connections: ConnectionFactory): void {
+    this.connections = connections;
+    this.current?.useConnections(connections);
+  }
 
   /** The state machine of the current /5/0 (rebuilt with the instance after a Bootstrap-Delete). */
   get updater(): FirmwareUpdater {
@@ -89,6 +97,7 @@ export class FirmwareObject extends ManagedObject {
   attach(u: FirmwareUpdater): void {
     this.current?.dispose();
     this.current = u;
+    if (this.connections) u.useConnections(this.connections);
   }
 
   /** @internal Stops the updater's timers and downloads. */
