@@ -32,7 +32,7 @@ export class AccessControl {
   /** More than one server account → ACL applies. */
   enabled(): boolean {
     const servers = this.tree.object(SERVER);
-    return (servers?.instanceIds().length ?? 0) > 1 && this.tree.object(ACL) !== undefined;
+    return (servers?.size ?? 0) > 1 && this.tree.object(ACL) !== undefined;
   }
 
   /** Throws 4.04 for Security and 4.01 when `right` is not granted on `path`. */

@@ -228,18 +228,18 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
     const conn = await this.opts.connections.connect(uri, securityOf(a.security));
     const ssid = a.shortServerId;
     const ctx = serverContext(ssid);
-    conn.onRequest(async (req, sink) => {
+    conn.onRequest((req, sink) => {
       this.activity(ssid);
-      const t0 = this.clock.now();
       const wrapped = sink ? this.wrapSink(ssid, sink) : undefined;
-      const res = await handleDmRequest(this.env, this.observations, ctx, req, wrapped);
-      if (this.listenerCount('request') > 0) {
+      if (this.listenerCount('request') === 0) return handleDmRequest(this.env, this.observations, ctx, req, wrapped);
+      const t0 = this.clock.now();
+      return handleDmRequest(this.env, this.observations, ctx, req, wrapped).then((res) => {
         this.emit('request', {
           shortServerId: ssid, operation: dmOperationOf(req), method: req.method, path: `/${req.uriPath.join('/')}`,
           code: res.code, ms: this.clock.now() - t0,
         });
-      }
-      return res;
+        return res;
+      });
     });
     // Block-wise Writes of streamable resources (the firmware Package /5/0/0) arrive block by block.
     conn.onBlockwiseRequest?.(streamedWriteHandler(this.env, ctx, {

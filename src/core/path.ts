@@ -46,7 +46,11 @@ export class LwM2MPath {
   }
 
   get depth(): number {
-    return this.ids.length;
+    // Without building `ids`: asked several times per request on the client's read path.
+    if (this.objectId === undefined) return 0;
+    if (this.instanceId === undefined) return 1;
+    if (this.resourceId === undefined) return 2;
+    return this.resourceInstanceId === undefined ? 3 : 4;
   }
 
   get level(): PathLevel {

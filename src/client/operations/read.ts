@@ -7,12 +7,14 @@ import { pickReadFormat } from '../negotiate.js';
 import { ok, type DeviceResponse } from '../request.js';
 import { requireDepth, type DeviceEnv } from './env.js';
 
+const READ_DEPTHS: readonly number[] = [1, 2, 3, 4];
+
 /**
  * Reads the node at `path` with access control applied: an object-level read only includes the
  * instances the server may read (LwM2M-TS-Core 1.1 §E.1); Security is never readable by a DM server.
  */
 export function readNode(env: DeviceEnv, ctx: RequestContext, path: LwM2MPath): LwM2MNode {
-  requireDepth(path, [1, 2, 3, 4], 'Read');
+  if (path.depth === 0) requireDepth(path, READ_DEPTHS, 'Read');
   env.access.check(ctx, path, 'R');
   if (path.depth === 1) {
     const object = env.tree.requireObject(path);
