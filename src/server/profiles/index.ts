@@ -14,3 +14,4 @@ export * from './thingsboard/credentials.js';
 export * from './thingsboard/path.js';
 export * from './thingsboard/profile.js';
 export * from './platform-import.js';
+export * from './awake-time.js';

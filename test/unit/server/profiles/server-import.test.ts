@@ -57,3 +57,14 @@ describe('imported files → reference server options', () => {
     expect(bs.byIdentity('LwPSK00000000-bs-identity')?.endpoint).toBe('LwPSK00000000');
   });
 });
+
+describe('awake time precedence (Cumulocity)', () => {
+  it('CSV parameter, else the at attribute, else the server default', async () => {
+    const { resolveAwakeTime } = await import('../../../../src/server/profiles/awake-time.js');
+    expect(resolveAwakeTime(0, { awakeTime: 30 }, 10_000)).toEqual({ ms: 0, source: 'registration-parameter' });
+    expect(resolveAwakeTime(180_000, { awakeTime: 30 }, 10_000)).toEqual({ ms: 180_000, source: 'registration-parameter' });
+    expect(resolveAwakeTime(undefined, { awakeTime: 30 }, 10_000)).toEqual({ ms: 30_000, source: 'at-attribute' });
+    expect(resolveAwakeTime(undefined, {}, 10_000)).toEqual({ ms: 10_000, source: 'server-default' });
+    expect(resolveAwakeTime(undefined, undefined, 10_000)).toEqual({ ms: 10_000, source: 'server-default' });
+  });
+});
