@@ -20,3 +20,4 @@ export * from './bootstrap/index.js';
 export * from './security/index.js';
 export * from './http/index.js';
 export * from './create.js';
+export * from './profiles/index.js';
