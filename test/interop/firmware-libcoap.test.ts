@@ -25,7 +25,8 @@ import { libcoapTool, requireLibcoapInCi, run } from '../helpers/libcoap.js';
 
 const coapClient = libcoapTool('coap-client-notls');
 const coapServer = libcoapTool('coap-server-openssl');
-const enabled = requireLibcoapInCi(coapClient) && requireLibcoapInCi(coapServer);
+const coapClientTls = libcoapTool('coap-client-openssl');
+const enabled = requireLibcoapInCi(coapClient) && requireLibcoapInCi(coapServer) && requireLibcoapInCi(coapClientTls);
 
 const IMAGE = encodeFirmwareImage({ name: 'libcoap-fw', version: '4.2.0', body: randomBytes(30_000) });
 
@@ -113,6 +114,44 @@ describe.runIf(enabled)('firmware update with libcoap as the peer (real UDP)', (
       expect([updater.state, updater.result]).toEqual([2, 0]);
       expect(updater.downloadedImage?.bodyLength).toBe(30_000);
     } finally {
+      child.kill('SIGTERM');
+    }
+  }, 40_000);
+
+  it('coaps:// pull: DTLS-PSK to coap-server-openssl through the CoapConnectionFactory (node-dtls-client)', async () => {
+    const port = await freeUdpPort();
+    const key = 'fota-psk-key';
+    const child: ChildProcess = spawn(coapServer as string, ['-A', '127.0.0.1', '-p', String(port), '-k', key, '-d', '5'], { stdio: 'ignore' });
+    const tls = createDeviceTree({
+      servers: [{ uri: 'coap://127.0.0.1:1' }],
+      firmware: {
+        protocols: ['coaps'],
+        update: {
+          connections: new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: '127.0.0.1' }) }),
+          security: () => ({ mode: 'psk', identity: 'fota-device', key: Buffer.from(key) }),
+          retryDelayMs: 100,
+        },
+      },
+    });
+    try {
+      const file = join(dir, 'secure.bin');
+      writeFileSync(file, IMAGE);
+      const url = `coaps://127.0.0.1:${port + 1}/fw.bin`;
+      const psk = ['-u', 'uploader', '-k', key];
+      let stored = false;
+      for (let i = 0; i < 50 && !stored; i++) {
+        await run(coapClientTls as string, [...psk, '-m', 'put', '-b', '1024', '-f', file, '-B', '1', url], 5000);
+        const get = await run(coapClientTls as string, [...psk, '-m', 'get', '-b', '1024', '-o', '-', '-B', '1', url], 5000);
+        stored = get.code === 0 && get.stdout.equals(IMAGE);
+      }
+      expect(stored).toBe(true);
+      const fw = (tls.objects.find((o) => o.id === 5) as FirmwareObject).updater;
+      fw.writePackageUri(url);
+      await expect.poll(() => fw.state, { timeout: 20_000, interval: 20 }).not.toBe(1);
+      expect([fw.state, fw.result]).toEqual([2, 0]);
+      expect(fw.downloadedImage?.version).toBe('4.2.0');
+    } finally {
+      tls.dispose();
       child.kill('SIGTERM');
     }
   }, 40_000);
