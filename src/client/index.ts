@@ -24,3 +24,10 @@ export * from './objects/connectivity.js';
 export * from './objects/firmware.js';
 export * from './objects/location.js';
 export * from './objects/connectivity-stats.js';
+export {
+  FirmwareUpdater, ImageRejected, memoryFlash,
+  type FirmwareFlash, type FirmwareFlashRecord, type FirmwareOutcome, type FirmwareUpdateOptions,
+} from './firmware/updater.js';
+export type { FailureInjection } from './firmware/failure.js';
+export type { Downloader, DownloadOutcome, DownloadRequest } from './firmware/download.js';
+export { registerWriteStream, type ResourceStreamOpener } from './operations/write-stream.js';

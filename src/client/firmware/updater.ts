@@ -33,8 +33,8 @@ import { checkFailureInjection, outcomeOf, rngOf, type FailureInjection } from '
 import { CoapDownloader } from './pull-coap.js';
 import { HttpDownloader, type HttpDownloaderOptions } from './pull-http.js';
 
-export const State = { IDLE: 0, DOWNLOADING: 1, DOWNLOADED: 2, UPDATING: 3 } as const;
-export const Result = {
+const State = { IDLE: 0, DOWNLOADING: 1, DOWNLOADED: 2, UPDATING: 3 } as const;
+const Result = {
   INITIAL: 0, SUCCESS: 1, NOT_ENOUGH_STORAGE: 2, OUT_OF_MEMORY: 3, CONNECTION_LOST: 4, INTEGRITY_CHECK_FAILURE: 5,
   UNSUPPORTED_PACKAGE_TYPE: 6, INVALID_URI: 7, UPDATE_FAILED: 8, UNSUPPORTED_PROTOCOL: 9, CANCELLED: 10, DEFERRED: 11,
 } as const;
