@@ -79,6 +79,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'junk.img'), Buffer.from('not an image'));
   ref = await createServer({ coapPort: 0, bsCoapPort: false, httpPort: 0, firmwareDir: dir });
   base = ref.httpUrl as string;
+  ref.lwm2m.setMaxListeners(100); // startDevice() waits for registrations 10 at a time
 });
 
 afterAll(async () => {
