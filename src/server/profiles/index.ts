@@ -15,3 +15,4 @@ export * from './thingsboard/path.js';
 export * from './thingsboard/profile.js';
 export * from './platform-import.js';
 export * from './awake-time.js';
+export * from './http-routes.js';

@@ -145,6 +145,10 @@ export class TelemetryStore {
     return [...(this.devices.get(endpoint)?.telemetry.keys() ?? [])].sort();
   }
 
+  has(endpoint: string): boolean {
+    return this.devices.has(endpoint);
+  }
+
   endpoints(): string[] {
     return [...this.devices.keys()];
   }
