@@ -106,6 +106,8 @@ export class CoapEndpoint implements ObservationHost {
   private readonly explicitBlock2 = new Map<string, ExplicitBlock2>();
   /** Streamed Block1 receive, created by onBlock1Stream(). */
   private block1Receiver: Block1Receiver | undefined;
+  /** Set by onBlock1Stream; the receiver itself is built on the first Block1 request (most devices never get one). */
+  private block1Handler: Block1StreamHandler | undefined;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -236,16 +238,11 @@ export class CoapEndpoint implements ObservationHost {
    * `undefined` removes the handler (open transfers are aborted).
    */
   onBlock1Stream(handler: Block1StreamHandler | undefined): void {
-    if (!handler && !this.block1Receiver) return;
-    this.block1Receiver ??= new Block1Receiver({
-      clock: this.clock,
-      idleTimeoutMs: this.derived.exchangeLifetimeMs,
-      nextMessageId: () => this.mux.nextMessageId(),
-    });
-    this.block1Receiver.setHandler(handler);
+    this.block1Handler = handler;
+    this.block1Receiver?.setHandler(handler);
   }
 
-  /** Counters of the streamed Block1 receive (undefined before onBlock1Stream). */
+  /** Counters of the streamed Block1 receive (undefined before the first Block1 request after onBlock1Stream). */
   get block1StreamStats(): Block1ReceiverStats | undefined {
     return this.block1Receiver?.stats;
   }
@@ -496,6 +493,14 @@ export class CoapEndpoint implements ObservationHost {
   private screenRequest(msg: Buffer, h: HeaderInfo, rinfo: RemoteInfo): Buffer | undefined {
     const block1Raw = readOption(msg, h, OptionNumber.Block1);
     if (block1Raw === undefined) return undefined;
+    if (this.block1Handler && !this.block1Receiver) {
+      this.block1Receiver = new Block1Receiver({
+        clock: this.clock,
+        idleTimeoutMs: this.derived.exchangeLifetimeMs,
+        nextMessageId: () => this.mux.nextMessageId(),
+      });
+      this.block1Receiver.setHandler(this.block1Handler);
+    }
     const streamed = this.block1Receiver?.handle(msg, h, rinfo);
     if (streamed) return streamed;
     const block = decodeBlock(block1Raw);
