@@ -11,6 +11,7 @@ import { fuzzDecoder } from '../helpers/fuzz.js';
 class FakeSession extends EventEmitter implements DtlsSession {
   stage: HandshakeStage = 'hello';
   rejected = false;
+  retransmitted = 0;
   sent: Buffer[] = [];
   closedWith: 'close_notify' | 'abort' | undefined;
   constructor(readonly options: DtlsSessionOptions, readonly port: number) {
@@ -32,6 +33,9 @@ class FakeSession extends EventEmitter implements DtlsSession {
     if (this.closedWith) return;
     this.closedWith = 'abort';
     this.emit('closed');
+  }
+  retransmit(): void {
+    this.retransmitted++;
   }
 }
 
@@ -71,55 +75,54 @@ describe('DtlsClientSocket handshake retry (ManualClock, fake session)', () => {
     expect(sessions[0]?.options.cipherSuites).toEqual(['TLS_PSK_WITH_AES_128_CCM_8']);
   });
 
-  it('abandons a silent attempt after its timeout and retries with a doubled timeout', async () => {
+  it('retransmits the last flight when the timer expires, doubling the timer, on the same session', async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect();
-    expect(sessions).toHaveLength(1);
+    const s = sessions[0] as FakeSession;
     clock.advance(999);
-    await settle();
-    expect(sessions).toHaveLength(1);
+    expect(s.retransmitted).toBe(0);
     clock.advance(1);
-    await settle();
-    expect(sessions[0]?.closedWith).toBe('abort');
-    expect(sessions).toHaveLength(2);
+    expect(s.retransmitted).toBe(1);
     clock.advance(1999);
-    await settle();
-    expect(sessions).toHaveLength(2);
+    expect(s.retransmitted).toBe(1);
     clock.advance(1);
-    await settle();
-    expect(sessions).toHaveLength(3);
-    sessions[2]?.emit('connected');
+    expect(s.retransmitted).toBe(2);
+    s.emit('connected');
     await done;
+    expect(sessions).toHaveLength(1);
+    expect(s.closedWith).toBeUndefined();
     expect(socket.connected).toBe(true);
-    expect(socket.stats).toMatchObject({ handshakes: 1, attempts: 3 });
-    expect(socket.address().port).toBe(40002);
-  });
-
-  it('gives up with DTLS_HANDSHAKE_TIMEOUT after the configured attempts (1+2+4+8 s)', async () => {
-    const { socket, sessions, clock } = setup();
-    const done = socket.connect().catch((e: unknown) => e);
-    for (const ms of [1000, 2000, 4000, 8000]) {
-      clock.advance(ms);
-      await settle();
-    }
-    const err = await done;
-    expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_TIMEOUT');
-    expect((err as { attempts: number }).attempts).toBe(4);
-    expect(sessions).toHaveLength(4);
-    expect(sessions.every((s) => s.closedWith === 'abort')).toBe(true);
+    expect(socket.stats).toMatchObject({ handshakes: 1, attempts: 1, retransmissions: 2, lastHandshakeMs: 3000 });
+    expect(socket.address().port).toBe(40000);
     expect(clock.pendingCount).toBe(0);
   });
 
-  it('caps the per-attempt timeout', async () => {
+  it('gives up with DTLS_HANDSHAKE_TIMEOUT after the configured timer periods (1+2+4+8 s)', async () => {
+    const { socket, sessions, clock } = setup();
+    const done = socket.connect().catch((e: unknown) => e);
+    clock.advance(14_999);
+    await settle();
+    expect(sessions[0]?.closedWith).toBeUndefined();
+    clock.advance(1);
+    const err = await done;
+    expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_TIMEOUT');
+    expect((err as Error).message).toMatch(/no answer/);
+    expect((err as { attempts: number }).attempts).toBe(4);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]?.retransmitted).toBe(3);
+    expect(sessions[0]?.closedWith).toBe('abort');
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('caps the timer', async () => {
     const { socket, sessions, clock } = setup({ handshakeAttempts: 3, maxHandshakeTimeoutMs: 1500 });
     const done = socket.connect().catch((e: unknown) => e);
-    clock.advance(1000);
+    clock.advance(1000 + 1500);
+    expect(sessions[0]?.retransmitted).toBe(2);
+    clock.advance(1499);
     await settle();
-    clock.advance(1500);
-    await settle();
-    expect(sessions).toHaveLength(3);
-    clock.advance(1500);
-    await settle();
+    expect(sessions[0]?.closedWith).toBeUndefined();
+    clock.advance(1);
     expect(isDtlsClientError(await done)).toBe(true);
   });
 
@@ -134,67 +137,71 @@ describe('DtlsClientSocket handshake retry (ManualClock, fake session)', () => {
     expect(sessions).toHaveLength(1);
   });
 
-  it('a server re-sending its ServerHelloDone instead of a Finished twice in a row means a rejected key (DTLS_HANDSHAKE_FAILED)', async () => {
+  it('a server re-sending its ServerHelloDone instead of a Finished for 2 periods means a rejected key (DTLS_HANDSHAKE_FAILED)', async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect().catch((e: unknown) => e);
     Object.assign(sessions[0] as FakeSession, { stage: 'finished', rejected: true });
     clock.advance(1000);
-    await settle();
-    Object.assign(sessions[1] as FakeSession, { stage: 'finished', rejected: true });
+    expect(sessions[0]?.retransmitted).toBe(1);
     clock.advance(2000);
-    await settle();
     const err = await done;
     expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
     expect((err as Error).message).toMatch(/re-sent its ServerHelloDone.*wrong PSK identity or key/);
     expect((err as { alert?: string }).alert).toBe('decrypt_error');
-    expect(sessions).toHaveLength(2);
+    expect(sessions).toHaveLength(1);
   });
 
-  it('a slow server (our key exchange answered by nothing yet, no re-sent flight) is retried, not declared a wrong key', async () => {
+  it('a slow server (our key exchange sent, no Finished yet, nothing re-sent) is waited for, not declared a wrong key', async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect();
-    for (const [i, ms] of [[0, 1000], [1, 2000], [2, 4000]] as const) {
-      (sessions[i] as FakeSession).stage = 'finished';
-      clock.advance(ms);
-      await settle();
-    }
-    expect(sessions).toHaveLength(4);
-    sessions[3]?.emit('connected');
+    (sessions[0] as FakeSession).stage = 'finished';
+    clock.advance(1000 + 2000 + 4000);
+    expect(sessions[0]?.retransmitted).toBe(3);
+    sessions[0]?.emit('connected');
     await expect(done).resolves.toBeUndefined();
   });
 
-  it('every attempt ending without the server\'s Finished (GnuTLS is silent on a bad Finished) → DTLS_HANDSHAKE_FAILED', async () => {
+  it("no Finished by the last expiry after the server had our key exchange (GnuTLS is silent on a bad Finished) → DTLS_HANDSHAKE_FAILED", async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect().catch((e: unknown) => e);
-    for (const [i, ms] of [[0, 1000], [1, 2000], [2, 4000], [3, 8000]] as const) {
-      (sessions[i] as FakeSession).stage = 'finished';
-      clock.advance(ms);
-      await settle();
-    }
+    (sessions[0] as FakeSession).stage = 'finished';
+    clock.advance(15_000);
     const err = await done;
     expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
-    expect((err as Error).message).toMatch(/never sent its Finished in 4 attempts/);
+    expect((err as Error).message).toMatch(/never sent its Finished in 4 timer periods/);
   });
 
-  it('one rejected flight is retried like any lost flight', async () => {
+  it('one period with a re-sent ServerHelloDone (our flight was lost) is recovered by the retransmission', async () => {
     const { socket, sessions, clock } = setup();
     const done = socket.connect();
     Object.assign(sessions[0] as FakeSession, { stage: 'finished', rejected: true });
     clock.advance(1000);
-    await settle();
-    sessions[1]?.emit('connected');
+    sessions[0]?.emit('connected');
     await expect(done).resolves.toBeUndefined();
   });
 
-  it('socket failures are retried and reported with their cause after the last attempt', async () => {
-    const { socket, sessions } = setup({ handshakeAttempts: 2 });
+  it('a socket failure starts a new session, within the same bound; the last cause is reported', async () => {
+    const { socket, sessions, clock } = setup({ handshakeAttempts: 2 });
     const done = socket.connect().catch((e: unknown) => e);
     sessions[0]?.emit('failed', new Error('EADDRNOTAVAIL'));
     await settle();
+    expect(sessions).toHaveLength(2);
     sessions[1]?.emit('failed', new Error('EADDRNOTAVAIL'));
     const err = await done;
     expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
     expect((err as Error).message).toMatch(/EADDRNOTAVAIL/);
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('a session factory that throws fails the handshake with a DtlsClientError', async () => {
+    const clock = new ManualClock();
+    const socket = new DtlsClientSocket({
+      host: '10.0.0.1', port: 5684, identity: 'x', key: Uint8Array.of(1), clock, handshakeAttempts: 2,
+      createSession: () => { throw new Error('bad options'); },
+    });
+    const err: unknown = await socket.connect().catch((e: unknown) => e);
+    expect(isDtlsClientError(err) && err.code).toBe('DTLS_HANDSHAKE_FAILED');
+    expect((err as Error).message).toMatch(/bad options/);
   });
 
   it('concurrent connect() calls share one handshake', async () => {

@@ -4,17 +4,18 @@
  * peer's decrypted datagrams.
  *
  * On top of a DtlsSession (./psk-session.ts, node-dtls-client 2.0.3) it adds what the library lacks:
- * - handshake timeout and retry with back-off on an injected Clock. The library retransmits no flight
- *   (RFC 6347 §4.2.4), so a lost flight is handled by abandoning the attempt and starting a fresh
- *   handshake on a new UDP socket; attempt i waits handshakeTimeoutMs·2^i, capped (the timer doubling
- *   of RFC 6347 §4.2.4.1), for at most `handshakeAttempts` attempts.
+ * - handshake retransmission on an injected Clock. The library retransmits no flight (RFC 6347
+ *   §4.2.4): when the timer expires we send its last flight again (handshakeTimeoutMs, doubling per
+ *   expiry, capped — RFC 6347 §4.2.4.1) for at most `handshakeAttempts` timer periods. A new session
+ *   (new UDP socket, handshake from scratch) only follows a socket-level failure: abandoning a
+ *   handshake a busy server is still working on would double its work.
  * - failure classification with stable codes: a fatal alert → DTLS_HANDSHAKE_FAILED at once (RFC 5246
  *   §7.2: fatal alerts end the connection; a retry would meet the same alert). OpenSSL and GnuTLS
  *   silently discard a Finished they cannot decrypt (RFC 6347 §4.1.2.7), which is what a wrong PSK
- *   identity or key looks like: OpenSSL then re-sends its ServerHelloDone flight — seen in
- *   `keyRejectedAfter` attempts in a row → DTLS_HANDSHAKE_FAILED; GnuTLS stays silent — every attempt
- *   ending without the server's Finished → DTLS_HANDSHAKE_FAILED after the last one. A server that is
- *   merely slow is retried with longer timeouts. No answer at all → DTLS_HANDSHAKE_TIMEOUT.
+ *   identity or key looks like: OpenSSL then keeps re-sending its ServerHelloDone flight — seen in
+ *   `keyRejectedAfter` expiries → DTLS_HANDSHAKE_FAILED; GnuTLS stays silent — no Finished by the last
+ *   expiry after the server had our key exchange → DTLS_HANDSHAKE_FAILED. No answer at all →
+ *   DTLS_HANDSHAKE_TIMEOUT.
  * - re-handshake when the session is gone: an alert or close_notify from the server ends the session;
  *   the next send() starts a new handshake and the datagrams sent meanwhile wait in a bounded queue.
  *   A server that lost the session silently (restart) is noticed above: the connection calls
@@ -49,7 +50,7 @@ export class DtlsClientError extends Error {
   readonly code: DtlsClientErrorCode;
   /** The alert description (RFC 5246 §7.2, e.g. `handshake_failure`) when one was received. */
   readonly alert: string | undefined;
-  /** Handshake attempts made. */
+  /** Handshake flights sent (transmissions + retransmissions, over every session tried). */
   readonly attempts: number;
   readonly address: string;
   readonly port: number;
@@ -80,13 +81,13 @@ export interface DtlsClientOptions {
   cipherSuites?: readonly PskCipherSuite[];
   /** Local address to bind. Default 127.0.0.1 (::1 for an IPv6 peer), like createUdpSocket. */
   localHost?: string;
-  /** Timeout of the first handshake attempt, ms (default 1000, RFC 6347 §4.2.4.1); doubles per attempt. */
+  /** Initial retransmission timer of the handshake, ms (default 1000, RFC 6347 §4.2.4.1); doubles on each expiry. */
   handshakeTimeoutMs?: number;
-  /** Cap of the per-attempt timeout, ms (default 8000). */
+  /** Cap of the timer, ms (default 8000). */
   maxHandshakeTimeoutMs?: number;
-  /** Handshake attempts before giving up (default 4: 1+2+4+8 s). */
+  /** Timer periods before giving up: 1 transmission + (n − 1) retransmissions of a flight (default 4: 1+2+4+8 s). */
   handshakeAttempts?: number;
-  /** Attempts in a row where the server re-sent its ServerHelloDone instead of a Finished before the key is deemed rejected (default 2). */
+  /** Timer periods, after the server re-sent its ServerHelloDone instead of a Finished, before the key is deemed rejected (default 2). */
   keyRejectedAfter?: number;
   /** Datagrams held while a re-handshake runs (default 32). */
   maxQueuedDatagrams?: number;
@@ -96,12 +97,15 @@ export interface DtlsClientOptions {
   createSession?: DtlsSessionFactory;
 }
 
-type Attempt =
+type AttemptOutcome =
   | { kind: 'connected'; session: DtlsSession }
-  | { kind: 'timeout'; stage: HandshakeStage; rejected: boolean }
+  | { kind: 'timeout'; stage: HandshakeStage }
+  | { kind: 'rejected' }
   | { kind: 'alert'; alert: string }
   | { kind: 'failed'; error: Error }
   | { kind: 'closed' };
+/** How a session ended, the timer periods used up to then (cumulative), and the flights it sent. */
+type Attempt = AttemptOutcome & { periods: number; transmissions: number };
 
 interface Queued {
   data: Buffer;
@@ -112,15 +116,17 @@ interface Queued {
 export interface DtlsHandshakeStats {
   /** Completed handshakes (1 + re-handshakes). */
   handshakes: number;
-  /** Attempts started, successful or not. */
+  /** Sessions started (a new UDP socket and handshake from scratch), successful or not. */
   attempts: number;
+  /** Handshake flights sent again on timer expiry (RFC 6347 §4.2.4). */
+  retransmissions: number;
   /** Duration of the last successful handshake attempt, ms (on the socket's clock). */
   lastHandshakeMs: number | undefined;
 }
 
 export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
   readonly type: 'udp4' | 'udp6';
-  readonly stats: DtlsHandshakeStats = { handshakes: 0, attempts: 0, lastHandshakeMs: undefined };
+  readonly stats: DtlsHandshakeStats = { handshakes: 0, attempts: 0, retransmissions: 0, lastHandshakeMs: undefined };
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly createSession: DtlsSessionFactory;
@@ -128,7 +134,7 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
   private readonly localHost: string;
   private session: DtlsSession | undefined;
   /** The attempt in progress (aborted by close()). */
-  private trying: { session: DtlsSession; finish: (a: Attempt) => void } | undefined;
+  private trying: { session: DtlsSession; finish: (a: AttemptOutcome) => void } | undefined;
   private connecting: Promise<void> | undefined;
   private queue: Queued[] = [];
   private closed = false;
@@ -187,61 +193,65 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
   }
 
   private async handshake(): Promise<DtlsSession> {
-    const attempts = Math.max(1, this.opts.handshakeAttempts ?? 4);
-    const first = Math.max(1, this.opts.handshakeTimeoutMs ?? 1000);
-    const cap = Math.max(first, this.opts.maxHandshakeTimeoutMs ?? 8000);
-    const rejectedAfter = Math.max(1, this.opts.keyRejectedAfter ?? 2);
+    const periods = Math.max(1, this.opts.handshakeAttempts ?? 4);
     const where = `${this.opts.host}:${this.opts.port}`;
-    let rejectedInARow = 0;
-    /** Attempts that ended waiting for the server's Finished (it had our key exchange). */
-    let finishedMissing = 0;
+    let used = 0;
+    let sent = 0;
     let lastError: Error | undefined;
-    for (let i = 0; i < attempts; i++) {
-      const timeoutMs = Math.min(first * 2 ** i, cap);
-      const r = await this.attempt(timeoutMs);
+    // A new session (UDP socket, handshake from scratch) only after a socket-level failure: lost or
+    // slow flights are retransmitted within the session, so a busy server's work is not thrown away.
+    for (let sessions = 0; used < periods && sessions < periods; sessions++) {
+      const r = await this.attempt(used, periods);
+      used = r.periods;
+      sent += r.transmissions;
       switch (r.kind) {
         case 'connected':
           return r.session;
         case 'closed':
-          throw this.error('DTLS_CLOSED', `DTLS handshake with ${where}: the socket was closed`, { attempts: i + 1 });
+          throw this.error('DTLS_CLOSED', `DTLS handshake with ${where}: the socket was closed`, { attempts: sent });
         case 'alert':
-          throw this.error('DTLS_HANDSHAKE_FAILED', `DTLS handshake with ${where} failed: fatal alert ${r.alert} from the server`, { attempts: i + 1, alert: r.alert });
+          throw this.error('DTLS_HANDSHAKE_FAILED', `DTLS handshake with ${where} failed: fatal alert ${r.alert} from the server`, { attempts: sent, alert: r.alert });
+        case 'rejected':
+          throw this.error('DTLS_HANDSHAKE_FAILED',
+            `DTLS handshake with ${where} failed: the server re-sent its ServerHelloDone instead of its Finished `
+            + `(${used} timer periods) — it could not verify our Finished: wrong PSK identity or key?`, { attempts: sent, alert: 'decrypt_error' });
+        case 'timeout':
+          if (r.stage === 'finished') {
+            // GnuTLS drops a Finished it cannot decrypt without a word (until its own handshake timeout).
+            throw this.error('DTLS_HANDSHAKE_FAILED',
+              `DTLS handshake with ${where} failed: the server answered our ClientHello but never sent its Finished in ${used} timer periods `
+              + '— wrong PSK identity or key? (or a server too busy to finish)', { attempts: sent, alert: 'decrypt_error' });
+          }
+          throw this.error('DTLS_HANDSHAKE_TIMEOUT',
+            `DTLS handshake with ${where} timed out (${r.stage === 'hello' ? 'no answer' : 'no ServerHello after the cookie exchange'}; `
+            + `${used} timer periods from ${this.firstTimeout()} ms, doubling)`, { attempts: sent });
         case 'failed':
           lastError = r.error;
-          rejectedInARow = 0;
-          this.log.debug({ host: this.opts.host, port: this.opts.port, attempt: i + 1, err: r.error.message }, 'DTLS handshake attempt failed');
-          break;
-        case 'timeout':
-          // A slow server (no retransmission yet) is only retried; a server that re-sends its flight 4
-          // after our Finished, attempt after attempt, did not accept it.
-          rejectedInARow = r.rejected ? rejectedInARow + 1 : 0;
-          if (r.stage === 'finished') finishedMissing++;
-          this.log.debug({ host: this.opts.host, port: this.opts.port, attempt: i + 1, timeoutMs, stage: r.stage, rejected: r.rejected }, 'DTLS handshake attempt timed out');
-          if (rejectedInARow >= rejectedAfter) {
-            throw this.error('DTLS_HANDSHAKE_FAILED',
-              `DTLS handshake with ${where} failed: the server re-sent its ServerHelloDone instead of its Finished `
-              + `(${rejectedInARow} attempts in a row) — it could not verify our Finished: wrong PSK identity or key?`, { attempts: i + 1, alert: 'decrypt_error' });
-          }
+          used++; // a failed socket costs a period: the loop stays bounded
+          this.log.debug({ host: this.opts.host, port: this.opts.port, err: r.error.message }, 'DTLS handshake session failed');
           break;
       }
     }
-    if (finishedMissing === attempts) {
-      // GnuTLS drops a Finished it cannot decrypt without a word (until its own handshake timeout).
-      throw this.error('DTLS_HANDSHAKE_FAILED',
-        `DTLS handshake with ${where} failed: the server answered our ClientHello but never sent its Finished in ${attempts} attempts `
-        + '— wrong PSK identity or key? (or a server too busy to finish)', { attempts, alert: 'decrypt_error' });
-    }
-    if (lastError) {
-      throw this.error('DTLS_HANDSHAKE_FAILED', `DTLS handshake with ${where} failed after ${attempts} attempts: ${lastError.message}`, { attempts, cause: lastError });
-    }
-    throw this.error('DTLS_HANDSHAKE_TIMEOUT', `DTLS handshake with ${where} timed out (${attempts} attempts, first timeout ${first} ms, doubling)`, { attempts });
+    throw this.error('DTLS_HANDSHAKE_FAILED', `DTLS handshake with ${where} failed: ${lastError?.message ?? 'no session'}`, { attempts: sent, cause: lastError });
   }
 
-  /** One handshake on a fresh session, bounded by `timeoutMs` on the clock. */
-  private attempt(timeoutMs: number): Promise<Attempt> {
-    if (this.closed) return Promise.resolve({ kind: 'closed' });
+  private firstTimeout(): number {
+    return Math.max(1, this.opts.handshakeTimeoutMs ?? 1000);
+  }
+
+  /**
+   * One session, its flights retransmitted on timer expiry (RFC 6347 §4.2.4.1: initial timer, doubled
+   * each time, capped) until period `periods`. `from`: timer periods already used by earlier sessions.
+   */
+  private attempt(from: number, periods: number): Promise<Attempt> {
+    if (this.closed) return Promise.resolve({ kind: 'closed', periods: from, transmissions: 0 });
+    const first = this.firstTimeout();
+    const cap = Math.max(first, this.opts.maxHandshakeTimeoutMs ?? 8000);
+    const rejectedAfter = Math.max(1, this.opts.keyRejectedAfter ?? 2);
     this.stats.attempts++;
     const t0 = this.clock.now();
+    let remainingMs = 0;
+    for (let p = from; p < periods; p++) remainingMs += Math.min(first * 2 ** p, cap);
     let session: DtlsSession;
     try {
       session = this.createSession({
@@ -252,24 +262,42 @@ export class DtlsClientSocket extends EventEmitter implements DatagramSocket {
         key: this.opts.key,
         cipherSuites: this.opts.cipherSuites ?? ['TLS_PSK_WITH_AES_128_CCM_8'],
         // The library's own setTimeout-based timer must never win over ours.
-        libraryTimeoutMs: timeoutMs * 4 + 1000,
+        libraryTimeoutMs: remainingMs * 2 + 1000,
       });
     } catch (e) {
       // The library validates its options synchronously (and dgram may throw on a bad local address).
-      return Promise.resolve({ kind: 'failed', error: e instanceof Error ? e : new Error(String(e)) });
+      return Promise.resolve({ kind: 'failed', error: e instanceof Error ? e : new Error(String(e)), periods: from, transmissions: 0 });
     }
     return new Promise<Attempt>((resolve) => {
       let done = false;
-      const finish = (a: Attempt): void => {
+      let period = from;
+      let rejectedPeriods = 0;
+      let transmissions = 1;
+      let timer: TimerHandle | undefined;
+      const finish = (a: AttemptOutcome): void => {
         if (done) return;
         done = true;
-        timer.cancel();
+        timer?.cancel();
         this.trying = undefined;
         if (a.kind !== 'connected') session.abort();
-        resolve(a);
+        resolve({ ...a, periods: period, transmissions });
+      };
+      const arm = (): void => {
+        timer = this.clock.setTimeout(() => {
+          period++;
+          // A server that re-sends its flight 4 after our Finished, period after period, did not accept it.
+          if (session.rejected) rejectedPeriods++;
+          this.log.debug({ host: this.opts.host, port: this.opts.port, period, stage: session.stage, rejected: session.rejected }, 'DTLS handshake timer expired');
+          if (rejectedPeriods >= rejectedAfter) return finish({ kind: 'rejected' });
+          if (period >= periods) return finish({ kind: 'timeout', stage: session.stage });
+          this.stats.retransmissions++;
+          transmissions++;
+          session.retransmit();
+          arm();
+        }, Math.min(first * 2 ** period, cap));
       };
       this.trying = { session, finish };
-      const timer: TimerHandle = this.clock.setTimeout(() => finish({ kind: 'timeout', stage: session.stage, rejected: session.rejected }), timeoutMs);
+      arm();
       session.on('connected', () => {
         this.stats.lastHandshakeMs = this.clock.now() - t0;
         finish({ kind: 'connected', session });

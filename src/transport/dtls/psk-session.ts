@@ -19,7 +19,12 @@
  *     inside its error handler, which throws (ERR_SOCKET_DGRAM_NOT_RUNNING). A new session gets a new
  *     ephemeral port.
  *   - no flight retransmission (RFC 6347 §4.2.4 is a TODO there) and a timer on `setTimeout`: the
- *     caller owns timeouts and retries (./client.ts), on an injected Clock.
+ *     caller owns timeouts (./client.ts, on an injected Clock) and calls retransmit(), which re-sends
+ *     the last flight as sent (every flight goes out in one `udp.send`, which we wrap to keep it).
+ *   - a retransmitted server flight breaks its handshake: the duplicate messages (message_seq ≤ the
+ *     last processed one) stay in `completeMessages`, and the next flight then never looks complete
+ *     (the Finished is never processed). We drop such stale entries before each datagram.
+ *   - it sends its alerts and application data through the same `udp.send`.
  *   - a fatal alert → 'error' ("received fatal alert: <description>"); a close_notify from the peer →
  *     it answers with its own and emits 'close'.
  */
@@ -92,6 +97,11 @@ export interface DtlsSession {
   close(): void;
   /** Closes the UDP socket without an alert (a handshake attempt that timed out). */
   abort(): void;
+  /**
+   * Sends our last handshake flight again, byte for byte (RFC 6347 §4.2.4: the client retransmits
+   * when its timer expires). The server's replay window drops it when the first copy arrived.
+   */
+  retransmit(): void;
   on(event: 'connected' | 'closed', listener: () => void): this;
   on(event: 'message', listener: (data: Buffer) => void): this;
   on(event: 'alert', listener: (description: string) => void): this;
@@ -105,6 +115,11 @@ interface LibInternals {
   udp: dgram.Socket;
   udp_onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void;
   killConnection(err?: Error): void;
+  /** ClientHandshakeHandler (DTLS/HandshakeHandler.js), once the socket is listening. */
+  handshakeHandler?: {
+    lastProcessedSeqNum: number;
+    completeMessages: Record<number, unknown>;
+  };
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -159,13 +174,17 @@ class NodeDtlsSession extends EventEmitter implements DtlsSession {
   private connected = false;
   private closed = false;
   private alerted = false;
+  /** Our last handshake flight as sent (for retransmit()). */
+  private lastFlight: Buffer | undefined;
 
   constructor(private readonly opts: DtlsSessionOptions) {
     super();
     const local = opts.localAddress;
     const lookup = (hostname: string, options: unknown, cb: (err: Error | null, address: string, family: number) => void): void => {
       if (WILDCARDS.has(hostname)) {
-        cb(null, local, local.includes(':') ? 6 : 4);
+        // Asynchronously, like dns.lookup: a synchronous answer makes dgram bind and the library send
+        // its ClientHello inside createSocket(), before our listener and send wrapper are in place.
+        process.nextTick(() => cb(null, local, local.includes(':') ? 6 : 4));
         return;
       }
       dnsLookup(hostname, { family: local.includes(':') ? 6 : 4 }, (err, address, family) => cb(err, address, family));
@@ -183,9 +202,16 @@ class NodeDtlsSession extends EventEmitter implements DtlsSession {
     this.lib = dtls.createSocket(options);
     this.internals = this.lib as unknown as LibInternals;
     const udp = this.internals.udp;
-    // Replace the library's UDP listener (created synchronously; bind is asynchronous, so nothing was lost).
+    // Replace the library's UDP listener (bind is asynchronous — see lookup — so nothing was sent or received yet).
     udp.removeAllListeners('message');
     udp.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onUdp(msg, rinfo));
+    // Keep each handshake flight the library sends (one send per flight) until the handshake is done.
+    const send = udp.send.bind(udp) as (...args: unknown[]) => void;
+    (udp as unknown as { send: (...args: unknown[]) => void }).send = (...args: unknown[]): void => {
+      const first = args[0];
+      if (!this.connected && Buffer.isBuffer(first)) this.lastFlight = Buffer.from(first);
+      send(...args);
+    };
     this.lib.on('connected', () => {
       this.connected = true;
       this.emit('connected');
@@ -200,8 +226,12 @@ class NodeDtlsSession extends EventEmitter implements DtlsSession {
     // Only the peer: the library would feed anyone's datagrams to its record layer.
     if (rinfo.port !== this.opts.port || rinfo.address !== this.opts.address) return;
     if (!this.connected) {
-      // A ServerHelloDone after the one we answered: the server retransmits its flight 4 (RFC 6347 §4.2.4).
-      if (this.stage === 'finished' && peekStage(msg, 'hello') === 'finished') this.rejected = true;
+      // A ServerHelloDone after the one we answered: the server retransmits its flight 4, so it lacks
+      // our flight 5 — send it again now (RFC 6347 §4.2.4: retransmit on the peer's retransmission).
+      if (this.stage === 'finished' && peekStage(msg, 'hello') === 'finished') {
+        this.rejected = true;
+        this.retransmit();
+      }
       this.stage = peekStage(msg, this.stage);
       const alert = peekAlert(msg);
       if (alert !== undefined) {
@@ -209,11 +239,31 @@ class NodeDtlsSession extends EventEmitter implements DtlsSession {
         this.emit('alert', alertName(alert));
       }
     }
+    if (!this.connected) this.dropStaleHandshakeMessages();
     try {
       this.internals.udp_onMessage(msg, rinfo);
     } catch (e) {
       // A malformed handshake message made the library throw (RFC 5246 §7.2.2: decode_error is fatal).
       if (!this.connected) this.fail(new Error(`malformed handshake message: ${e instanceof Error ? e.message : String(e)}`));
+    }
+  }
+
+  /** Forgets server messages of flights already processed (a retransmitted flight, see the header). */
+  private dropStaleHandshakeMessages(): void {
+    const hh = this.internals.handshakeHandler;
+    if (!hh) return;
+    for (const k of Object.keys(hh.completeMessages)) {
+      if (Number(k) <= hh.lastProcessedSeqNum) delete hh.completeMessages[Number(k)];
+    }
+  }
+
+  retransmit(): void {
+    if (this.closed || this.connected || !this.lastFlight) return;
+    const flight = this.lastFlight;
+    try {
+      this.internals.udp.send(flight, 0, flight.length, this.opts.port, this.opts.address, () => undefined);
+    } catch {
+      // The socket closed under us: the caller's timer ends the attempt.
     }
   }
 
