@@ -394,7 +394,7 @@ export class FirmwareUpdater {
     this.updateTimer = this.clock.setTimeout(() => {
       this.updateTimer = undefined;
       if (gen !== this.generation || this.state !== State.UPDATING) return;
-      const result = outcomeOf(this.failure, this.rng);
+      const result = this.supported(outcomeOf(this.failure, this.rng));
       this.record({ kind: 'update', result });
       if (result === Result.SUCCESS) {
         this.installed(image);
@@ -518,6 +518,12 @@ export class FirmwareUpdater {
     return () => {
       device.execute(4, '', INTERNAL_CONTEXT).catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'reboot after firmware update failed'));
     };
+  }
+
+  /** A result the object version defines (Firmware 1.0 stops at 9: a forced 10/11 becomes 8, failed). */
+  private supported(result: number): number {
+    const max = this.inst.model.resources.get(R.UPDATE_RESULT)?.range?.max;
+    return max !== undefined && result > max ? Result.UPDATE_FAILED : result;
   }
 
   private record(o: FirmwareOutcome): void {

@@ -347,3 +347,22 @@ describe('coaps download credentials (downloadSecurity)', () => {
     nosec.dispose();
   });
 });
+
+describe('Firmware object 1.0 (LwM2M 1.0 client)', () => {
+  it('has no Cancel; a forced result beyond its 0..9 range ends as 8', async () => {
+    const clock = new ManualClock(0);
+    const dev = createDeviceTree({
+      lwm2mVersion: '1.0', servers: [{ uri: 'coap://127.0.0.1:5683' }], clock,
+      firmware: { update: { flashMs: 10, failure: { forcedResult: 11 }, reboot: () => undefined } },
+    });
+    const fw = (dev.objects.find((o) => o.id === 5) as FirmwareObject).updater;
+    const inst = dev.tree.object(5)?.instance(0);
+    expect(inst?.model.version).toBe('1.0');
+    expect(inst?.model.resources.has(10)).toBe(false);
+    fw.writePackage(IMAGE);
+    fw.update();
+    clock.advance(10);
+    expect([fw.state, fw.result]).toEqual([2, 8]);
+    dev.dispose();
+  });
+});
