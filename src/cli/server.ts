@@ -85,6 +85,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   try {
     server = await createServer({
       ...(args.imports.length > 0 ? { psks: imported.psks, bsPsks: imported.bsPsks, bootstrapConfigs: imported.bootstrapConfigs } : {}),
+      ...(imported.profiles.size > 0 ? { thingsBoardProfile: [...imported.profiles.values()][0] } : {}),
       host: args.host, coapPort: args.coapPort, bsCoapPort: args.bsCoapPort, httpPort: args.httpPort, logger,
       ...(args.bootstrapConfig ? { bootstrapConfigDir: args.bootstrapConfig } : {}),
       ...(args.coapsPort !== undefined ? { coapsPort: args.coapsPort } : {}),

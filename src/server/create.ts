@@ -11,6 +11,9 @@ import { createBootstrapConfigStore } from './bootstrap/config-store.js';
 import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap/config.js';
 import { createHttpApi, type HttpApi } from './http/api.js';
 import { LwM2MServer } from './lwm2m-server.js';
+import { registerTelemetryRoutes } from './profiles/http-routes.js';
+import { ThingsBoardProfileAdapter } from './profiles/thingsboard/adapter.js';
+import type { ThingsBoardProfile } from './profiles/thingsboard/profile.js';
 import { BootstrapPskProvisioner, configSource } from './security/bootstrap-psk.js';
 import { registerDtlsMetrics } from './security/metrics.js';
 import { formatPskFileIssue, loadPskFile } from './security/psk-csv.js';
@@ -53,6 +56,8 @@ export interface CreateServerOptions {
   firmwareDir?: string;
   /** Bootstrap configs given in code (added after the directory's), by endpoint (`*` = default). */
   bootstrapConfigs?: Readonly<Record<string, BootstrapConfig>>;
+  /** A ThingsBoard LwM2M device profile applied to every registration (docs/platform-profiles.md). */
+  thingsBoardProfile?: ThingsBoardProfile;
   models?: ModelRegistry;
   logger?: Logger;
   clock?: Clock;
@@ -81,6 +86,8 @@ export interface ReferenceServer {
   /** `coaps://host:port` of the Bootstrap-Server, when it listens on DTLS. */
   readonly bootstrapCoapsUri: string | undefined;
   readonly httpUrl: string | undefined;
+  /** The applied ThingsBoard profile (its `store` holds the named attributes and telemetry), when given. */
+  readonly profileAdapter: ThingsBoardProfileAdapter | undefined;
   close(): Promise<void>;
 }
 
@@ -137,6 +144,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       ...(lwm2mDtls ? { dtls: { socket: lwm2mDtls, bindings: psks } } : {}),
     });
     closers.push(() => lwm2m.close());
+    const profileAdapter = options.thingsBoardProfile ? new ThingsBoardProfileAdapter(lwm2m, { profile: options.thingsBoardProfile, clock, logger }) : undefined;
+    if (profileAdapter) closers.push(async () => profileAdapter.detach());
     let bootstrap: BootstrapServer | undefined;
     let bootstrapDtls: DtlsServerSocket | undefined;
     const provisioner = new BootstrapPskProvisioner({
@@ -196,6 +205,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       const api = http;
       closers.push(() => api.close());
       registerDtlsMetrics(api.metrics.registry, { lwm2m: lwm2mDtls, bootstrap: bootstrapDtls });
+      if (profileAdapter) api.app.register(async (i) => registerTelemetryRoutes(i, profileAdapter.store));
       httpUrl = (await api.start()).url;
       if (bootstrap) {
         for (const ev of ['bootstrap-started', 'bootstrap-finished', 'bootstrap-failed'] as const) {
@@ -217,6 +227,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
       bootstrapUri: bootstrap ? `coap://${hostInUri}:${bootstrap.port}` : undefined,
       bootstrapCoapsUri: bootstrap?.securePort !== undefined ? `coaps://${hostInUri}:${bootstrap.securePort}` : undefined,
       httpUrl,
+      profileAdapter,
       close: closeAll,
     };
   } catch (e) {

@@ -41,6 +41,20 @@ describe('lwm2m-server --import', () => {
     expect(r.code).toBe(0);
   });
 
+  it('createServer with a ThingsBoard profile serves its telemetry routes', async () => {
+    const { createServer } = await import('../../../../src/server/create.js');
+    const { loadThingsBoardProfile } = await import('../../../../src/server/profiles/thingsboard/profile.js');
+    const { profile } = await loadThingsBoardProfile(fx('thingsboard-profile.json'));
+    const server = await createServer({ coapPort: 0, bsCoapPort: false, httpPort: 0, thingsBoardProfile: profile });
+    try {
+      server.profileAdapter?.store.setAttribute('LwNoSec00000000', 'serialNumber', 1, 'SN');
+      const res = await fetch(`${server.httpUrl}/api/v1/clients/LwNoSec00000000/telemetry`);
+      expect(await res.json()).toEqual({ attributes: { serialNumber: { ts: 1, value: 'SN' } }, telemetry: {} });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('reports bad rows as file:line:column, loads the rest and exits 2; an unreadable file is one line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-imp-'));
     try {
