@@ -4,12 +4,16 @@
  * Location-Path rd/<n> to POST /rd, 2.04 to updates). Reports heap and RSS per idle registered device
  * (after GC) and reads/s of /3/0/0 served through the full client stack, beside raw node-coap servers
  * answering the same reads, measured with the same load generator (a worker thread) in the same run.
+ * A third series, bare CoapEndpoints (src/coap, one per socket, answering the read from a constant
+ * handler, no LwM2M), splits the gap to raw node-coap between the CoAP layer and the LwM2M client.
  * Everything is on 127.0.0.1; every loop is bounded in count and time.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
 import { LwM2MClient } from '../src/client/client.js';
 import { CoapConnectionFactory } from '../src/client/coap-connection.js';
+import { CoapEndpoint } from '../src/coap/endpoint.js';
+import { GatedSocket } from '../src/transport/gated.js';
 import { createDeviceTree, type DeviceTree } from '../src/client/device-factory.js';
 import { loadBuiltinRegistry } from '../src/model/builtin.js';
 import { createUdpSocket, SERVER_RECV_BUFFER_SIZE } from '../src/transport/udp.js';
@@ -64,6 +68,7 @@ const connections = new CoapConnectionFactory({ createSocket: () => createUdpSoc
 
 const devices: Array<{ tree: DeviceTree; client: LwM2MClient }> = [];
 const rawServers: Server[] = [];
+const bareEndpoints: CoapEndpoint[] = [];
 const rawSockets: Array<{ close: () => void }> = [];
 let report: Record<string, unknown> | undefined;
 
@@ -127,6 +132,18 @@ try {
   const afterRaw = await settledMemory();
   const heapPerRawServer = (afterRaw.heapUsed - beforeRaw.heapUsed) / TARGETS;
 
+  // ---- bare CoapEndpoints (the client's CoAP layer: GatedSocket + mux + node-coap halves) answering it
+  const endpointPorts: number[] = [];
+  const readPayload = Buffer.from(MANUFACTURER);
+  for (let i = 0; i < TARGETS; i++) {
+    const socket = new GatedSocket(await createUdpSocket({ host: '127.0.0.1' }));
+    bareEndpoints.push(new CoapEndpoint({
+      socket, cacheSize: 32 * 1024,
+      handler: (req) => (req.method === 'GET' && req.path === '/3/0/0' ? { code: '2.05', contentFormat: 0, payload: readPayload } : { code: '4.04' }),
+    }));
+    endpointPorts.push(socket.address().port);
+  }
+
   // ---- reads: the same generator against both, rounds interleaved; the median round counts
   const ourPorts = devices.slice(0, TARGETS).map((d) => d.client.sessionList()[0]?.connection.localPort)
     .filter((p): p is number => p !== undefined);
@@ -135,20 +152,28 @@ try {
   log(`reads: GET /3/0/0 over ${TARGETS} targets, ${CONCURRENCY} outstanding, ${ROUNDS} rounds × ${ROUND_MS} ms each`);
   await read(rawPorts, 1000);
   await read(ourPorts, 1000);
+  await read(endpointPorts, 1000);
   const rawRounds: number[] = [];
   const ourRounds: number[] = [];
+  const endpointRounds: number[] = [];
   let readProblems = { failed: 0, timeouts: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     const [raw, ours] = await abba(r, () => read(rawPorts, ROUND_MS), () => read(ourPorts, ROUND_MS));
+    const bare = await read(endpointPorts, ROUND_MS);
     rawRounds.push(raw.perSec);
     ourRounds.push(ours.perSec);
+    endpointRounds.push(bare.perSec);
     readProblems = {
-      failed: readProblems.failed + raw.failed + ours.failed, timeouts: readProblems.timeouts + raw.timeouts + ours.timeouts,
+      failed: readProblems.failed + raw.failed + ours.failed + bare.failed,
+      timeouts: readProblems.timeouts + raw.timeouts + ours.timeouts + bare.timeouts,
     };
-    log(`round ${r + 1}: raw ${fmt(raw.perSec)}/s, ours ${fmt(ours.perSec)}/s (codes ours ${JSON.stringify(ours.codes)})`);
+    log(`round ${r + 1}: raw ${fmt(raw.perSec)}/s, ours ${fmt(ours.perSec)}/s, bare CoapEndpoint ${fmt(bare.perSec)}/s (codes ours ${JSON.stringify(ours.codes)})`);
   }
   const rawRate = median(rawRounds);
   const ourRate = median(ourRounds);
+  const endpointRate = median(endpointRounds);
+  // Rounds of one kind drift with the machine's load; a round's raw and ours run back to back (ABBA).
+  const pairedRatio = median(ourRounds.map((o, i) => o / (rawRounds[i] ?? Number.NaN)));
 
   // ---- breakdown: what one device tree alone costs (1 000 trees, no sockets)
   const sample = Math.min(N, 1000);
@@ -171,16 +196,22 @@ try {
   console.log(`| heap per idle registered device (after GC) | ${kb(heapPerDevice)} | ${kb(heapPerRawServer)} (server + socket only) | — | ≤ 20 KB | ${heapPerDevice <= 20 * 1024 ? 'yes' : 'no'} |`);
   console.log(`| RSS per idle registered device | ${kb(rssPerDevice)} | — | — | — | — |`);
   console.log(`| reads/s, CON GET /3/0/0 over ${TARGETS} devices, ${CONCURRENCY} outstanding | ${fmt(ourRate)} | ${fmt(rawRate)} | ${readRatio.toFixed(2)}× | ≥ 0.8× | ${readRatio >= 0.8 ? 'yes' : 'no'} |`);
+  console.log(`| reads/s, the same against bare CoapEndpoints (no LwM2M) | ${fmt(endpointRate)} | ${fmt(rawRate)} | ${(endpointRate / rawRate).toFixed(2)}× | — | — |`);
   console.log(`\nPer-device heap breakdown: device tree (objects 0–5, no socket) ${kb(heapPerTree)}; raw node-coap server on a socket ${kb(heapPerRawServer)}; ` +
     `the rest (client, session, CoapEndpoint: mux + node-coap agent + server) ${kb(heapPerDevice - heapPerTree)}. ` +
     `External (Buffers) per device ${kb(externalPerDevice)}. The sink's response cache (not counted above) held ${kb(sinkCachePerDevice)} per registration. Start-up: ${N} devices registered in ${startSeconds.toFixed(1)} s ` +
-    `(${fmt(N / startSeconds)}/s, ${START_CONCURRENCY} at a time). Read rounds/s ours [${ourRounds.map(fmt).join(', ')}], raw [${rawRounds.map(fmt).join(', ')}]; ` +
+    `(${fmt(N / startSeconds)}/s, ${START_CONCURRENCY} at a time). Read rounds/s ours [${ourRounds.map(fmt).join(', ')}], raw [${rawRounds.map(fmt).join(', ')}], ` +
+    `bare CoapEndpoint [${endpointRounds.map(fmt).join(', ')}]; median of the per-round ours/raw ratios ${pairedRatio.toFixed(2)}×; ` +
+    `the LwM2M client answers at ${(ourRate / endpointRate).toFixed(2)}× its bare CoAP endpoint's rate; ` +
     `failed ${readProblems.failed}, timeouts ${readProblems.timeouts}.`);
   report = {
     date, machine: m, devices: N, registeredAtSink: registeredOk, failedStarts, startSeconds,
     heapPerDeviceBytes: heapPerDevice, rssPerDeviceBytes: rssPerDevice, externalPerDeviceBytes: externalPerDevice,
     heapPerTreeBytes: heapPerTree, heapPerRawServerBytes: heapPerRawServer, sinkCachePerDeviceBytes: sinkCachePerDevice,
-    reads: { targets: TARGETS, concurrency: CONCURRENCY, roundMs: ROUND_MS, ourRounds, rawRounds, ourPerSec: ourRate, rawPerSec: rawRate, ratio: readRatio, ...readProblems },
+    reads: {
+      targets: TARGETS, concurrency: CONCURRENCY, roundMs: ROUND_MS, ourRounds, rawRounds, endpointRounds, ourPerSec: ourRate, rawPerSec: rawRate,
+      endpointPerSec: endpointRate, ratio: readRatio, pairedRatio, ...readProblems,
+    },
     goals: { heapPerDeviceMaxBytes: 20 * 1024, heapHolds: heapPerDevice <= 20 * 1024, readRatioMin: 0.8, readHolds: readRatio >= 0.8 },
   };
   mkdirSync('.bench-out', { recursive: true });
@@ -192,6 +223,7 @@ try {
     d.tree.dispose();
   }), 60_000, 'stopping the devices').catch((e: unknown) => console.error(e));
   for (const s of rawServers) s.close();
+  await Promise.all(bareEndpoints.map((e) => e.close()));
   for (const s of rawSockets) { try { s.close(); } catch { /* already closed */ } }
   sink.close();
   try { sinkSocket.close(); } catch { /* already closed */ }
