@@ -29,7 +29,7 @@ afterEach(async () => {
 const body = randomBytes(100 * 1024 - 60);
 const image = encodeFirmwareImage({ name: 'fleet-fw', version: '2.0.0', body });
 
-async function setup(opts: { loss?: number; http?: boolean; seed?: number } = {}) {
+async function setup(opts: { loss?: number; http?: boolean; seed?: number; coapBlockSize?: number } = {}) {
   const net = new MemoryNetwork({ seed: opts.seed ?? 11, loss: 0, delayMs: 0 });
   const server = new LwM2MServer({ socket: net.createSocket({ address: '127.0.0.1', port: 5683 }), timing: lossy, requestTimeoutMs: 20_000 });
   cleanups.push(() => server.close());
@@ -50,7 +50,7 @@ async function setup(opts: { loss?: number; http?: boolean; seed?: number } = {}
   const dev = createDeviceTree({
     servers: [{ uri: 'coap://127.0.0.1:5683', lifetime: 300 }],
     device: { manufacturer: 'Open Mobile Alliance', modelNumber: 'fota', serialNumber: '1', firmwareVersion: '1.0.0' },
-    firmware: { protocols: ['coap', 'http'], pkgName: 'fleet-fw', pkgVersion: '1.0.0', update: { connections: factory, flashMs: 20, retryDelayMs: 50, exchangeTimeoutMs: 3000 } },
+    firmware: { protocols: ['coap', 'http'], pkgName: 'fleet-fw', pkgVersion: '1.0.0', update: { connections: factory, flashMs: 20, retryDelayMs: 50, exchangeTimeoutMs: 3000, coapBlockSize: opts.coapBlockSize ?? 512 } },
   });
   cleanups.push(() => dev.dispose());
   const client = new LwM2MClient({ endpoint: 'dev1', tree: dev.tree, connections: factory });
@@ -81,14 +81,21 @@ describe('FOTA server ↔ client SDK device, in-memory network, 20 % loss', () =
     }, blockSize === 16 ? 180_000 : 60_000);
   }
 
-  it('pull over CoAP: the device fetches /fw/{id} block-wise from the server socket', async () => {
-    const { fota, net } = await setup({ loss: 0.2 });
-    const { job, outcome } = await update(fota, { method: 'pull', protocol: 'coap' });
-    expect(outcome, outcome.reason).toMatchObject({ status: 'success', updateResult: 1 });
-    expect(job.uri).toMatch(/^coap:\/\/127\.0\.0\.1:5683\/fw\/[0-9a-f]{16}\?ep=dev1$/);
-    expect(job.snapshot().bytesSent).toBe(image.length);
-    expect(net.stats.lost).toBeGreaterThan(0);
-  }, 60_000);
+  for (const blockSize of [16, 512, 1024]) {
+    it(`pull over CoAP: the device fetches /fw/{id} from the server socket in ${blockSize}-byte Block2 blocks`, async () => {
+      const { fota, net } = await setup({ loss: 0.2, coapBlockSize: blockSize });
+      let served = 0;
+      net.tap((e) => {
+        if (e.kind === 'delivered' && e.from.port === 5683 && e.data.length > blockSize && e.data.length <= blockSize + 40) served++;
+      });
+      const { job, outcome } = await update(fota, { method: 'pull', protocol: 'coap' });
+      expect(outcome, outcome.reason).toMatchObject({ status: 'success', updateResult: 1 });
+      expect(job.uri).toMatch(/^coap:\/\/127\.0\.0\.1:5683\/fw\/[0-9a-f]{16}\?ep=dev1$/);
+      expect(job.snapshot().bytesSent).toBe(image.length);
+      expect(served).toBeGreaterThanOrEqual(Math.floor(image.length / blockSize)); // blocks of the size the device asked for
+      expect(net.stats.lost).toBeGreaterThan(0);
+    }, blockSize === 16 ? 180_000 : 60_000);
+  }
 
   it('pull over HTTP: the device fetches GET /fw/{id} from the API', async () => {
     const { fota, httpUrl } = await setup({ loss: 0.2, http: true });

@@ -349,7 +349,7 @@ export class FotaJob {
     const limit = Math.max(1, deadline - this.clock.now());
     await this.untilPolling(
       () => this.state === 2 || this.isFailure() || this.result === 4 || this.reconnected,
-      limit, 'State 2 (Downloaded)', deadline,
+      limit, 'State 2 (Downloaded)',
     );
     if (this.reconnected) {
       await this.resync(deadline);
@@ -379,7 +379,7 @@ export class FotaJob {
     for (let round = 0; round < 8; round++) {
       await this.untilPolling(
         () => (this.state === 0 && this.result !== undefined && this.result !== 0) || this.isFailure() || this.reconnected,
-        Math.max(1, deadline - this.clock.now()), 'State 0 with Result 1 after the update', deadline,
+        Math.max(1, deadline - this.clock.now()), 'State 0 with Result 1 after the update',
       );
       if (this.reconnected) {
         // The device restarted into the new firmware (or came back): observe again, read /5/0.
@@ -521,7 +521,7 @@ export class FotaJob {
   }
 
   /** Like {@link until}, reading State and Result again every `pollMs` while the device is reachable. */
-  private async untilPolling(pred: () => boolean, timeoutMs: number, what: string, _deadline: number): Promise<void> {
+  private async untilPolling(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
     let timer: TimerHandle | undefined;
     let polling = false;
     const poll = (): void => {
