@@ -35,18 +35,22 @@ export interface ProfilePlan {
   readonly skipped: readonly SkippedTarget[];
 }
 
-/** The version a client registered an object at; the object versioning default is 1.0. */
-function registeredVersion(o: RegisteredObject): string {
-  return o.version ?? '1.0';
+/**
+ * The version a client registered an object at; without `ver` the profile's `defaultObjectIDVer`
+ * (ThingsBoard), else 1.0 (LwM2M-TS-Core 1.1 §7.2.2).
+ */
+function registeredVersion(o: RegisteredObject, defaultVersion: string): string {
+  return o.version ?? defaultVersion;
 }
 
 /** Why `target` cannot be addressed on this client, or undefined when it can. */
-export function unsupportedReason(target: TbPath, objects: ReadonlyMap<number, RegisteredObject>): string | undefined {
+export function unsupportedReason(target: TbPath, objects: ReadonlyMap<number, RegisteredObject>, defaultVersion = '1.0'): string | undefined {
   const oid = target.path.objectId as number;
   const o = objects.get(oid);
   if (!o) return `object ${oid} is not registered`;
-  if (target.objectVersion !== undefined && target.objectVersion !== registeredVersion(o)) {
-    return `object ${oid} is registered at version ${registeredVersion(o)}, the profile names ${target.objectVersion}`;
+  const v = registeredVersion(o, defaultVersion);
+  if (target.objectVersion !== undefined && target.objectVersion !== v) {
+    return `object ${oid} is registered at version ${v}, the profile names ${target.objectVersion}`;
   }
   const iid = target.path.instanceId;
   if (iid !== undefined && !o.instances.includes(iid)) return `instance /${oid}/${iid} is not registered`;
@@ -70,8 +74,9 @@ export function planProfileOperations(profile: ThingsBoardProfile, registered: r
   const objects = new Map(registered.map((o) => [o.objectId, o]));
   const skipped: SkippedTarget[] = [];
   const seenSkip = new Set<string>();
+  const defaultVersion = profile.settings.defaultObjectIDVer ?? '1.0';
   const usable = (targets: readonly TbPath[]): TbPath[] => targets.filter((t) => {
-    const why = unsupportedReason(t, objects);
+    const why = unsupportedReason(t, objects, defaultVersion);
     if (why !== undefined && !seenSkip.has(t.key)) {
       seenSkip.add(t.key);
       skipped.push({ key: t.key, reason: why });
@@ -161,8 +166,10 @@ interface MapEntry {
 export class TelemetryMapper {
   /** Plain path (`/3/0/9`) → entries (one per object version the profile names). */
   private readonly entries = new Map<string, MapEntry[]>();
+  private readonly defaultVersion: string;
 
   constructor(profile: ThingsBoardProfile) {
+    this.defaultVersion = profile.settings.defaultObjectIDVer ?? '1.0';
     const m = profile.telemetry;
     const names = new Map(m.keyNames.map((k) => [k.target.key, k.name]));
     const add = (t: TbPath, role: 'attribute' | 'telemetry'): void => {
@@ -184,7 +191,7 @@ export class TelemetryMapper {
     for (const t of m.telemetry) add(t, 'telemetry');
   }
 
-  /** Whether any value of this path (or below it) is reported. */
+  /** Number of paths whose values are reported. */
   get size(): number {
     return this.entries.size;
   }
@@ -193,13 +200,13 @@ export class TelemetryMapper {
     const list = this.entries.get(plain);
     if (!list) return undefined;
     const oid = Number(plain.split('/')[1]);
-    const v = versions.get(oid) ?? '1.0';
+    const v = versions.get(oid) ?? this.defaultVersion;
     return list.find((e) => e.version === v) ?? list.find((e) => e.version === undefined);
   }
 
   /**
    * `values` as the server reports them (full path → JSON value); `versions` the object versions the
-   * client registered (object id → "1.2"; absent = 1.0).
+   * client registered (object id → "1.2"; absent = the profile's `defaultObjectIDVer`, else 1.0).
    */
   map(values: Readonly<Record<string, unknown>>, versions: ReadonlyMap<number, string> = new Map()): MappedValues {
     const attributes: NamedValue[] = [];

@@ -75,6 +75,16 @@ describe('planProfileOperations', () => {
     expect(show(planProfileOperations(legacy, [{ objectId: 3, instances: [0] }]).operations)).toEqual(['observe /3/0/9', 'observe /3/0/13']);
   });
 
+  it('defaultObjectIDVer is the version of objects registered without ver', () => {
+    const p = parseThingsBoardProfile(JSON.stringify({
+      observeAttr: { keyName: { '/3_1.1/0/9': 'bat' }, observe: ['/3_1.1/0/9'], telemetry: ['/3_1.1/0/9'] },
+      clientLwM2mSettings: { defaultObjectIDVer: '1.1' },
+    })).profile;
+    expect(show(planProfileOperations(p, [{ objectId: 3, instances: [0] }]).operations)).toEqual(['observe /3/0/9']);
+    expect(new TelemetryMapper(p).map({ '/3/0/9': 5 }).telemetry).toEqual([{ key: 'bat', value: 5, path: '/3/0/9' }]);
+    expect(planProfileOperations(SAMPLE, [{ objectId: 3, instances: [0] }]).skipped[0]?.reason).toBe('object 3 is registered at version 1.0, the profile names 1.2');
+  });
+
   it('composite strategies group the observes (and, with initAttrTelAsObsStrategy, the reads)', () => {
     const all = planProfileOperations(variant({ observeAttr: { observeStrategy: 'COMPOSITE_ALL', initAttrTelAsObsStrategy: true } }), OBJECTS);
     expect(show(all.operations)).toEqual([
