@@ -40,6 +40,19 @@ const R = {
   SEQUENCE_DELAY: 19, SEQUENCE_RETRY_COUNT: 20,
 } as const;
 
+/**
+ * The objects link payloads sent, shared: thousands of devices of one model register the same text, and
+ * each session keeps the last one sent (to see whether an Update must carry it). Bounded.
+ */
+const sentLinkTexts = new Map<string, string>();
+const MAX_SHARED_LINK_TEXTS = 1024;
+function shareLinks(text: string): string {
+  const known = sentLinkTexts.get(text);
+  if (known !== undefined) return known;
+  if (sentLinkTexts.size < MAX_SHARED_LINK_TEXTS) sentLinkTexts.set(text, text);
+  return text;
+}
+
 function num(inst: ObjectInstance, rid: number, fallback: number): number {
   const v = inst.get(rid);
   return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : fallback;
@@ -176,7 +189,7 @@ export class ServerSession {
     this.location = res.locationPath;
     this.sentLifetime = lt;
     this.sentBinding = this.binding();
-    this.sentLinks = links;
+    this.sentLinks = shareLinks(links);
     this.setState('registered');
     this.scheduleUpdate();
   }
@@ -219,7 +232,7 @@ export class ServerSession {
         if (res.code === '2.04') {
           this.sentLifetime = lt;
           this.sentBinding = b;
-          this.sentLinks = links;
+          this.sentLinks = shareLinks(links);
           this.setState('registered');
           this.scheduleUpdate();
           return;

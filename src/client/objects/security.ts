@@ -98,6 +98,9 @@ function modeOf(mode: SecurityInstanceOptions['securityMode']): SecurityModeValu
 
 const URI = /^(coaps?(\+[a-z]+)?|sms):\/\/\S+$/i;
 
+/** The empty Opaque of an unused key resource, one for every instance (it has no bytes to change). */
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * The resources of one Security instance, validated: the URI has a CoAP-style scheme, PSK mode has an
  * identity and a key, and a DM server account has a Short Server ID (LwM2M-TS-Core 1.1 §E.1, /0/x/10:
@@ -135,9 +138,9 @@ export function securityInstance(o: SecurityInstanceOptions): InstanceValues {
   v.set(R.BOOTSTRAP_SERVER, bootstrap);
   v.set(R.SECURITY_MODE, mode);
   // /0/x/3, /4, /5 are mandatory: empty Opaque when the mode does not use them (NoSec).
-  v.set(R.PUBLIC_KEY_OR_IDENTITY, identity ?? new Uint8Array(0));
-  v.set(R.SERVER_PUBLIC_KEY, o.serverPublicKey ?? new Uint8Array(0));
-  v.set(R.SECRET_KEY, secret ?? new Uint8Array(0));
+  v.set(R.PUBLIC_KEY_OR_IDENTITY, identity ?? NO_BYTES);
+  v.set(R.SERVER_PUBLIC_KEY, o.serverPublicKey ?? NO_BYTES);
+  v.set(R.SECRET_KEY, secret ?? NO_BYTES);
   put(v, R.SHORT_SERVER_ID, o.shortServerId);
   put(v, R.CLIENT_HOLD_OFF_TIME, o.clientHoldOffTime);
   put(v, R.BOOTSTRAP_SERVER_ACCOUNT_TIMEOUT, o.bootstrapServerAccountTimeout);
