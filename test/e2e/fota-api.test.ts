@@ -39,13 +39,13 @@ async function api(method: string, path: string, body?: unknown, headers: Record
   return { status: res.status, json: text ? (JSON.parse(text) as Json) : {}, headers: res.headers };
 }
 
-async function startDevice(endpoint: string, opts: { failWith?: number } = {}): Promise<void> {
+async function startDevice(endpoint: string, opts: { failWith?: number; pushOnly?: boolean } = {}): Promise<void> {
   const factory = new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: '127.0.0.1' }) });
   const dev = createDeviceTree({
     servers: [{ uri: ref.coapUri, lifetime: 300 }],
     device: { manufacturer: 'fleet', modelNumber: 'm', serialNumber: endpoint, firmwareVersion: '3.0.0' },
     firmware: {
-      protocols: ['coap', 'http'], pkgName: 'app', pkgVersion: '3.0.0',
+      protocols: ['coap', 'http'], pkgName: 'app', pkgVersion: '3.0.0', ...(opts.pushOnly ? { deliveryMethod: 'push' as const } : {}),
       update: { connections: factory, flashMs: 10, ...(opts.failWith !== undefined ? { failure: { forcedResult: opts.failWith } } : {}) },
     },
   });
@@ -212,11 +212,11 @@ describe('firmware jobs and campaigns over the API (real UDP devices)', () => {
     expect(frames.some((f) => f.includes('"state":"succeeded"') && f.includes('"result":1'))).toBe(true);
   }, 60_000);
 
-  it('a 50-device campaign, concurrency 10: a result per device, injected failures reported', async () => {
+  it('a 50-device campaign, concurrency 10: a result per device, injected failures (Result 8, a push-only device) reported', async () => {
     const eps = Array.from({ length: 50 }, (_, i) => `fleet-${String(i).padStart(3, '0')}`);
     const failing = new Set(['fleet-007', 'fleet-021', 'fleet-042']);
     for (let i = 0; i < eps.length; i += 10) {
-      await Promise.all(eps.slice(i, i + 10).map((ep) => startDevice(ep, failing.has(ep) ? { failWith: 8 } : {})));
+      await Promise.all(eps.slice(i, i + 10).map((ep) => startDevice(ep, failing.has(ep) ? { failWith: 8 } : ep === 'fleet-033' ? { pushOnly: true } : {})));
     }
     let maxRunning = 0;
     const running = new Set<string>();
@@ -236,11 +236,12 @@ describe('firmware jobs and campaigns over the API (real UDP devices)', () => {
       const g = await api('GET', `/api/v1/firmware/campaigns/${id}`);
       return g.json.state === 'done' ? g.json : undefined;
     }, 2400);
-    expect(done.counts).toMatchObject({ success: 47, failed: 3, queued: 0, running: 0, timeout: 0, cancelled: 0 });
+    expect(done.counts).toMatchObject({ success: 46, failed: 4, queued: 0, running: 0, timeout: 0, cancelled: 0 });
     const results = done.devices as Array<{ endpoint: string; status: string; outcome?: { updateResult?: number } }>;
     expect(results).toHaveLength(50);
     for (const r of results) {
-      if (failing.has(r.endpoint)) expect(r).toMatchObject({ status: 'failed', outcome: { updateResult: 8 } });
+      if (failing.has(r.endpoint)) expect(r).toMatchObject({ status: 'failed', outcome: { updateResult: 8, phase: 'updating' } });
+      else if (r.endpoint === 'fleet-033') expect(r).toMatchObject({ status: 'failed', outcome: { phase: 'reading', reason: expect.stringMatching(/only supports push/) } });
       else expect(r.status, r.endpoint).toBe('success');
     }
     expect(maxRunning).toBeLessThanOrEqual(10);
