@@ -1,5 +1,6 @@
 import { LwM2MClient, type RequestInfo } from '../../src/client/client.js';
 import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
+import type { ConnectionFactory, ServerConnection } from '../../src/client/connection.js';
 import { createDeviceTree, type DeviceTree } from '../../src/client/device-factory.js';
 import { createGenerator, createPrng, hashSeed, randomWalk, type GeneratedValue } from '../../src/client/generators.js';
 import { FirmwareObject } from '../../src/client/objects/firmware.js';
@@ -12,6 +13,7 @@ import { parsePath } from '../../src/core/path.js';
 import type { ModelRegistry } from '../../src/model/registry.js';
 import type { ResourceValue } from '../../src/model/node.js';
 import type { DatagramSocket } from '../../src/transport/datagram.js';
+import type { SocketFaults } from '../../src/transport/gated.js';
 import { Counters, Gauges, TIMEOUT_CODE, type MetricsRegistry } from '../metrics/registry.js';
 import type { Flow, ResolvedDevice, Scenario, Step, ValueSpec } from '../scenario/types.js';
 
@@ -57,6 +59,9 @@ export class SimDevice {
   private registered = false;
   private everRegistered = false;
   private online = false;
+  private readonly downloads = new Set<ServerConnection>();
+  private downloadFaults: SocketFaults | undefined;
+  private downloadsOffline = false;
 
   constructor(readonly env: DeviceEnvironment, readonly resolved: ResolvedDevice) {
     const s = env.scenario;
@@ -98,7 +103,7 @@ export class SimDevice {
         pkgVersion: d.device.firmwareVersion ?? '1.0.0',
         protocols: ['coap', 'http'],
         update: {
-          connections,
+          connections: this.downloadLinks(connections),
           logger: env.log,
           failure: { seed: hashSeed('firmware', s.options.seed, resolved.index) },
           onOutcome: (o) => m.increment(`firmware.${o.kind}.${o.result <= 1 ? 'ok' : 'failed'}`),
@@ -155,6 +160,40 @@ export class SimDevice {
         m.addGauge(Gauges.devicesRegistered, -1);
       }
     });
+  }
+
+  /**
+   * The firmware updater's connections (pull over CoAP): tracked so the device's network conditions —
+   * `fault` loss/delay/duplication, `go-offline` — apply to them too; a download lost that way retries
+   * and resumes, or ends with Update Result 4.
+   */
+  private downloadLinks(base: ConnectionFactory): ConnectionFactory {
+    return {
+      connect: async (uri, security) => {
+        const c = await base.connect(uri, security);
+        this.downloads.add(c);
+        if (this.downloadsOffline) {
+          c.setAsleep(true);
+          c.setFaults?.({ loss: 1, random: this.random });
+        } else if (this.downloadFaults) {
+          c.setFaults?.(this.downloadFaults);
+        }
+        const close = c.close.bind(c);
+        c.close = async () => {
+          this.downloads.delete(c);
+          await close();
+        };
+        return c;
+      },
+    };
+  }
+
+  private setDownloadsOffline(offline: boolean): void {
+    this.downloadsOffline = offline;
+    for (const c of this.downloads) {
+      c.setAsleep(offline);
+      c.setFaults?.(offline ? { loss: 1, random: this.random } : this.downloadFaults);
+    }
   }
 
   /** Gives a resource a constant, a list, or a generator (a live value from then on). */
@@ -285,11 +324,13 @@ export class SimDevice {
       case 'go-offline':
         for (const s of this.client.sessionList()) s.connection.setAsleep(true);
         for (const s of this.client.sessionList()) s.connection.setFaults?.({ loss: 1, random: this.random });
+        this.setDownloadsOffline(true);
         await this.sleepMs(step.durationMs);
         for (const s of this.client.sessionList()) {
           s.connection.setFaults?.(undefined);
           s.connection.setAsleep(false);
         }
+        this.setDownloadsOffline(false);
         await this.client.wakeUp();
         return;
       case 'fault': {
@@ -323,6 +364,18 @@ export class SimDevice {
         const count = step.count ?? Number.MAX_SAFE_INTEGER;
         for (let i = 0; i < count && this.env.clock.now() < until && !this.env.stopping(); i++) {
           await this.steps(step.steps, depth + 1);
+        }
+        if (step.loss !== undefined || step.delayMs !== undefined || step.duplicate !== undefined) {
+          // Firmware downloads (pull) share the device's network: same faults, now and for new ones.
+          this.downloadFaults = {
+            ...this.downloadFaults,
+            ...(step.loss !== undefined ? { loss: step.loss } : {}),
+            ...(step.delayMs !== undefined ? { delayMs: step.delayMs } : {}),
+            ...(step.duplicate !== undefined ? { duplicate: step.duplicate } : {}),
+            random: this.random,
+            setTimeout: (fn, ms) => { this.env.clock.setTimeout(fn, ms); },
+          };
+          for (const c of this.downloads) c.setFaults?.(this.downloadFaults);
         }
         return;
       }

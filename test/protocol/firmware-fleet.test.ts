@@ -7,12 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { silentLogger } from '../../src/core/logger.js';
+import type { FirmwareObject } from '../../src/client/objects/firmware.js';
 import { encodeFirmwareImage } from '../../src/fota/image.js';
 import { loadBuiltinRegistry } from '../../src/model/builtin.js';
 import { LwM2MServer } from '../../src/server/lwm2m-server.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
-import { systemClock } from '../../src/core/clock.js';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
+import { SimDevice } from '../../simulators/engine/device.js';
 import { ShardRunner } from '../../simulators/engine/shard.js';
+import type { Step } from '../../simulators/scenario/types.js';
+import { resolveDevice } from '../../simulators/scenario/types.js';
 import { MetricsRegistry } from '../../simulators/metrics/registry.js';
 import { parseScenario } from '../../simulators/scenario/load.js';
 
@@ -90,3 +94,59 @@ describe('apply-firmware arms the simulated device', () => {
     expect(t.server.registrations.getByEndpoint('fota-000')?.registrationId).toBe(t.firstRegistration);
   }, 20_000);
 });
+
+describe('the device network conditions apply to firmware downloads', () => {
+  it('go-offline during a CoAP pull: blocks stop, the download retries and resumes at the block in flight when back', async () => {
+    const clock = new ManualClock(1_000_000);
+    const net = new MemoryNetwork({ seed: 9 });
+    cleanups.push(() => net.close());
+    const server = new LwM2MServer({ socket: net.createSocket({ address: '127.0.0.1', port: 5683 }) });
+    cleanups.push(() => server.close());
+    const blocks: number[] = [];
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const images = new CoapEndpoint({
+      socket: net.createSocket({ address: '127.0.0.1', port: 5690 }),
+      handler: async (req) => {
+        const num = req.block2?.num ?? 0;
+        blocks.push(num);
+        if (num === 3) await gate;
+        return { code: '2.05', payload: IMAGE, contentFormat: 42 };
+      },
+    });
+    cleanups.push(() => images.close());
+    const parsed = await parseScenario(scenario('success'), 'fota.yaml');
+    const metrics = new MetricsRegistry({ now: () => clock.now() });
+    const dev = new SimDevice({
+      scenario: parsed, serverUri: 'coap://127.0.0.1:5683', clock, metrics, log: silentLogger, models: loadBuiltinRegistry(),
+      createSocket: async () => net.createSocket({ address: '127.0.0.1' }), stopping: () => false,
+    }, resolveDevice(parsed, 0));
+    cleanups.push(() => dev.stop('drop'));
+    const step = (s: Step) => (dev as unknown as { step(s: Step, depth: number): Promise<void> }).step(s, 0);
+    await step({ kind: 'register', at: { line: 1, col: 1 } } as Step);
+    const fw = (dev.device.objects.find((o) => o.id === 5) as FirmwareObject).updater;
+    fw.writePackageUri('coap://127.0.0.1:5690/fw.bin');
+    await expect.poll(() => blocks.includes(3), { timeout: 5000, interval: 5 }).toBe(true);
+    const offline = step({ kind: 'go-offline', durationMs: 30_000, at: { line: 1, col: 1 } } as Step);
+    release?.(); // block 3's answer now meets a device that is offline
+    const asked = blocks.length;
+    // While offline: the request times out (the endpoint's give-up runs on the manual clock), retries
+    // reconnect and time out again — nothing reaches the image server.
+    for (let i = 0; i < 20; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(blocks.length).toBe(asked);
+    expect(fw.state).toBe(1);
+    // Back online (go-offline ends at +30 s): the next retry continues with block 3.
+    for (let i = 0; i < 200 && fw.state === 1; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setImmediate(r));
+    }
+    await offline;
+    await expect.poll(() => fw.state, { timeout: 10_000, interval: 10 }).toBe(2);
+    expect(blocks.slice(asked)[0]).toBe(3);
+    expect(Math.min(...blocks.slice(asked))).toBe(3);
+  }, 30_000);
+});
+
