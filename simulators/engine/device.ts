@@ -349,6 +349,18 @@ export class SimDevice {
             await s.update(); // the server must follow the new source port (LwM2M-TS-Transport 1.1 §6.2)
           }
         }
+        if (step.loss !== undefined || step.delayMs !== undefined || step.duplicate !== undefined) {
+          // Firmware downloads (pull) share the device's network: same faults, now and for new ones.
+          this.downloadFaults = {
+            ...this.downloadFaults,
+            ...(step.loss !== undefined ? { loss: step.loss } : {}),
+            ...(step.delayMs !== undefined ? { delayMs: step.delayMs } : {}),
+            ...(step.duplicate !== undefined ? { duplicate: step.duplicate } : {}),
+            random: this.random,
+            setTimeout: (fn, ms) => { this.env.clock.setTimeout(fn, ms); },
+          };
+          for (const c of this.downloads) c.setFaults?.(this.downloadFaults);
+        }
         return;
       }
       case 'apply-firmware': {
@@ -364,18 +376,6 @@ export class SimDevice {
         const count = step.count ?? Number.MAX_SAFE_INTEGER;
         for (let i = 0; i < count && this.env.clock.now() < until && !this.env.stopping(); i++) {
           await this.steps(step.steps, depth + 1);
-        }
-        if (step.loss !== undefined || step.delayMs !== undefined || step.duplicate !== undefined) {
-          // Firmware downloads (pull) share the device's network: same faults, now and for new ones.
-          this.downloadFaults = {
-            ...this.downloadFaults,
-            ...(step.loss !== undefined ? { loss: step.loss } : {}),
-            ...(step.delayMs !== undefined ? { delayMs: step.delayMs } : {}),
-            ...(step.duplicate !== undefined ? { duplicate: step.duplicate } : {}),
-            random: this.random,
-            setTimeout: (fn, ms) => { this.env.clock.setTimeout(fn, ms); },
-          };
-          for (const c of this.downloads) c.setFaults?.(this.downloadFaults);
         }
         return;
       }
