@@ -14,6 +14,7 @@ import type { ModelRegistry } from '../../src/model/registry.js';
 import type { ResourceValue } from '../../src/model/node.js';
 import type { DatagramSocket } from '../../src/transport/datagram.js';
 import type { SocketFaults } from '../../src/transport/gated.js';
+import { createDtlsClientSocket, isDtlsClientError } from '../../src/transport/dtls/client.js';
 import { Counters, Gauges, TIMEOUT_CODE, type MetricsRegistry } from '../metrics/registry.js';
 import type { Flow, ResolvedDevice, Scenario, Step, ValueSpec } from '../scenario/types.js';
 
@@ -73,7 +74,22 @@ export class SimDevice {
       return () => p.next();
     })();
     const builtin = new Set([0, 1, 2, 3, 4, 5, 6, 7]);
-    const connections = new CoapConnectionFactory({ createSocket: env.createSocket, clock: env.clock, logger: env.log });
+    const connections = new CoapConnectionFactory({
+      createSocket: env.createSocket, clock: env.clock, logger: env.log,
+      // coaps:// (PSK devices): every DTLS handshake is timed as `dtls-handshake` (failures by code).
+      createSecureSocket: async (peer) => {
+        const t0 = env.clock.now();
+        try {
+          const socket = await createDtlsClientSocket({ ...peer, clock: env.clock, logger: env.log });
+          env.metrics.recordSuccess('dtls-handshake', env.clock.now() - t0);
+          if (socket.stats.retransmissions > 0) env.metrics.increment('dtls-handshake.retransmissions', socket.stats.retransmissions);
+          return socket;
+        } catch (e) {
+          env.metrics.recordFailure('dtls-handshake', isDtlsClientError(e) ? (e.code === 'DTLS_HANDSHAKE_TIMEOUT' ? TIMEOUT_CODE : 'dtls-failed') : 'error');
+          throw e;
+        }
+      },
+    });
     const m = env.metrics;
     this.device = createDeviceTree({
       lwm2mVersion: d.lwm2m,

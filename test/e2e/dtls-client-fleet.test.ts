@@ -44,5 +44,7 @@ describe('lwm2m-fleet with PSK devices over DTLS (built package)', () => {
     expect(report.metrics['bootstrap']?.count).toBe(12);
     expect(report.metrics['register']?.count).toBe(12);
     expect(report.metrics['deregister']?.count).toBe(12);
+    // One handshake with the Bootstrap-Server and one with the LwM2M server per device, none failed.
+    expect(report.metrics['dtls-handshake']).toMatchObject({ count: 24, errors: 0 });
   });
 });
