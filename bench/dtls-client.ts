@@ -4,8 +4,8 @@
  *   - libcoap's coap-server-openssl (Debian libcoap3-bin; skipped when not installed),
  *   - our reference server (bin/lwm2m-server.js --coaps-port, PSKs from a CSV).
  * For each: `--devices N` (default 100) handshakes one after another, then N at once; min / median /
- * p95 / max of the time from createDtlsClientSocket() to its resolve, attempts made (the library
- * retransmits nothing: a lost flight costs a retry), and the same with bare node-dtls-client
+ * p95 / max of the time from createDtlsClientSocket() to its resolve, sessions and flight
+ * retransmissions (the library itself retransmits nothing), and the same with bare node-dtls-client
  * (dtls.createSocket → 'connected') as the baseline measured in the same run, as a ratio.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +23,7 @@ const N = numberOption('devices', 100);
 const KEY = 'bench-psk-key-16';
 const identity = (i: number): string => `bench-${i}`;
 
-interface Series { ms: number[]; attempts: number; failures: number; wallMs: number }
+interface Series { ms: number[]; attempts: number; retransmissions: number; failures: number; wallMs: number }
 
 function pct(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -34,7 +34,7 @@ function row(name: string, s: Series, base?: Series): string {
   const f = (n: number): string => `${n.toFixed(1)} ms`;
   const ratio = base ? `  ×${(median(s.ms) / median(base.ms)).toFixed(2)} of bare median` : '';
   return `  ${name.padEnd(34)} min ${f(Math.min(...s.ms))}  median ${f(median(s.ms))}  p95 ${f(pct(s.ms, 0.95))}  max ${f(Math.max(...s.ms))}`
-    + `  wall ${f(s.wallMs)}  attempts ${s.attempts}/${s.ms.length + s.failures}${s.failures ? `  FAILED ${s.failures}` : ''}${ratio}`;
+    + `  wall ${f(s.wallMs)}  sessions ${s.attempts}/${s.ms.length + s.failures}  retransmitted ${s.retransmissions}${s.failures ? `  FAILED ${s.failures}` : ''}${ratio}`;
 }
 
 /** Ours: createDtlsClientSocket (resolve host, handshake with retry), then close (close_notify). */
@@ -45,6 +45,7 @@ async function ours(port: number, i: number, out: Series): Promise<void> {
     s = await createDtlsClientSocket({ host: '127.0.0.1', port, identity: identity(i), key: Buffer.from(KEY), handshakeTimeoutMs: 1000, handshakeAttempts: 5 });
     out.ms.push(performance.now() - t0);
     out.attempts += s.stats.attempts;
+    out.retransmissions += s.stats.retransmissions;
   } catch (e) {
     out.failures++;
     out.attempts += (e as { attempts?: number }).attempts ?? 0;
@@ -70,7 +71,7 @@ function bare(port: number, i: number, out: Series): Promise<void> {
 }
 
 async function series(port: number, fn: (port: number, i: number, out: Series) => Promise<void>, concurrent: boolean): Promise<Series> {
-  const out: Series = { ms: [], attempts: 0, failures: 0, wallMs: 0 };
+  const out: Series = { ms: [], attempts: 0, retransmissions: 0, failures: 0, wallMs: 0 };
   const t0 = performance.now();
   if (concurrent) await Promise.all(Array.from({ length: N }, (_, i) => fn(port, i, out)));
   else for (let i = 0; i < N; i++) await fn(port, i, out);
@@ -79,7 +80,10 @@ async function series(port: number, fn: (port: number, i: number, out: Series) =
 }
 
 function pool2(a: Series, b: Series): Series {
-  return { ms: [...a.ms, ...b.ms], attempts: a.attempts + b.attempts, failures: a.failures + b.failures, wallMs: (a.wallMs + b.wallMs) / 2 };
+  return {
+    ms: [...a.ms, ...b.ms], attempts: a.attempts + b.attempts, retransmissions: a.retransmissions + b.retransmissions,
+    failures: a.failures + b.failures, wallMs: (a.wallMs + b.wallMs) / 2,
+  };
 }
 
 async function measure(name: string, port: number): Promise<void> {
