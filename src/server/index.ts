@@ -18,6 +18,7 @@ export * from './operations/observe.js';
 export * from './operations/composite.js';
 export * from './bootstrap/index.js';
 export * from './security/index.js';
+export * from './fota/index.js';
 export * from './http/index.js';
 export * from './create.js';
 export * from './profiles/index.js';

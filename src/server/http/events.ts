@@ -8,7 +8,7 @@
 
 /** The event types the server itself publishes. */
 export const API_EVENT_TYPES = [
-  'registration', 'update', 'deregistration', 'expiry', 'notification', 'send', 'request-done', 'bootstrap',
+  'registration', 'update', 'deregistration', 'expiry', 'notification', 'send', 'request-done', 'bootstrap', 'security', 'firmware',
 ] as const;
 export type ApiEventType = (typeof API_EVENT_TYPES)[number];
 

@@ -31,7 +31,7 @@ export function createApiFota(
       const bases: Partial<Record<FotaProtocol, string>> = {};
       const a = lwm2m.endpoint.address();
       bases.coap = coapUri ?? `coap://${shown(a.address)}:${a.port}`;
-      const securePort = (lwm2m as { securePort?: number | undefined }).securePort;
+      const securePort = lwm2m.securePort;
       const coaps = coapsUri ?? (securePort !== undefined ? `coaps://${shown(a.address)}:${securePort}` : undefined);
       if (coaps !== undefined) bases.coaps = coaps;
       const http = httpUri ?? apiUrl();
