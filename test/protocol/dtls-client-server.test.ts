@@ -10,7 +10,8 @@ import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
 import { createDeviceTree } from '../../src/client/device-factory.js';
 import { parsePath } from '../../src/core/path.js';
 import { createServer, type ReferenceServer } from '../../src/server/create.js';
-import { isDtlsClientError } from '../../src/transport/dtls/client.js';
+import { createDtlsClientSocket, isDtlsClientError } from '../../src/transport/dtls/client.js';
+import { createDtlsServer } from '../../src/transport/dtls/server/index.js';
 import { createUdpSocket } from '../../src/transport/udp.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -109,5 +110,50 @@ describe('DTLS client ↔ reference server (bootstrap and registration over coap
     const [reg] = await registered;
     expect(reg.transport).toBe('dtls');
     expect(reg.pskIdentity).toBe('capteur-é');
+  });
+});
+
+describe('DTLS client ↔ our DTLS server: closing', () => {
+  async function pair() {
+    const udp = await createUdpSocket({ host: '127.0.0.1' });
+    const server = createDtlsServer(udp, { psk: (id) => (id === 'closer' ? Buffer.from('close-key') : undefined) });
+    cleanups.push(() => new Promise<void>((r) => {
+      try {
+        server.close(() => r());
+      } catch {
+        r(); // closed by the test already
+      }
+    }));
+    const established = once(server, 'session');
+    const client = await createDtlsClientSocket({ host: '127.0.0.1', port: server.address().port, identity: 'closer', key: Buffer.from('close-key') });
+    await established;
+    return { server, client };
+  }
+
+  it('close() sends close_notify: the server ends the session for that reason', async () => {
+    const { server, client } = await pair();
+    const closed = once(server, 'session-closed');
+    await new Promise<void>((r) => client.close(r));
+    const [, reason] = await closed;
+    expect(reason).toBe('close_notify');
+  });
+
+  it("the server's close_notify ends our session ('session-lost'); the next datagram handshakes again", async () => {
+    const { server, client } = await pair();
+    cleanups.push(() => new Promise<void>((r) => client.close(r)));
+    const lost = once(client, 'session-lost');
+    const port = server.address().port;
+    await new Promise<void>((r) => server.close(() => r()));
+    await lost;
+    expect(client.connected).toBe(false);
+    // A new server on the same port: the next send re-handshakes and is delivered.
+    const udp = await createUdpSocket({ host: '127.0.0.1', port });
+    const again = createDtlsServer(udp, { psk: () => Buffer.from('close-key') });
+    cleanups.push(() => new Promise<void>((r) => again.close(() => r())));
+    const got = once(again, 'message');
+    client.send(Buffer.from('after'), 0, 5, port, '127.0.0.1');
+    const [msg] = await got;
+    expect(String(msg)).toBe('after');
+    expect(client.stats.handshakes).toBe(2);
   });
 });
