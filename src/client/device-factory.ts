@@ -83,7 +83,7 @@ export function createDeviceTree(config: DeviceConfig): DeviceTree {
   const clock = config.clock ?? systemClock;
   const m = (id: number): ObjectModel => modelFor(models, id, version);
   const tree = new ObjectTree();
-  const objects: ManagedObject[] = [];
+  let objects: ManagedObject[] = [];
   const add = <T extends ManagedObject>(o: T): T => {
     tree.add(o);
     objects.push(o);
@@ -135,5 +135,7 @@ export function createDeviceTree(config: DeviceConfig): DeviceTree {
     const { model, ...opts } = extra;
     add(createGenericObject(model, { clock, ...(config.seed !== undefined ? { seed: config.seed } : {}), ...opts }));
   }
-  return { tree, objects, dispose: () => { for (const o of objects) o.dispose(); } };
+  objects = objects.slice(); // exactly as long as needed: the list lives as long as the device
+  const list = objects;
+  return { tree, objects: list, dispose: () => { for (const o of list) o.dispose(); } };
 }

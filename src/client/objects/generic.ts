@@ -46,22 +46,25 @@ export type WriteHook = (value: ResourceData, ctx: RequestContext, instance: Obj
  * cancels them. Every `create…Object` of this folder returns one.
  */
 export class ManagedObject extends LwM2MObject {
-  /** Allocated on the first onDispose (most objects own no timer). */
-  private disposers: (() => void)[] | undefined;
+  /** None, one, or a list (most objects own no timer or just one: no array for them). */
+  private disposers: (() => void) | (() => void)[] | undefined;
   private disposed = false;
 
   /** Registers cleanup to run on {@link dispose} (immediately when already disposed). */
   onDispose(fn: () => void): void {
     if (this.disposed) fn();
-    else (this.disposers ??= []).push(fn);
+    else if (this.disposers === undefined) this.disposers = fn;
+    else if (typeof this.disposers === 'function') this.disposers = [this.disposers, fn];
+    else this.disposers.push(fn);
   }
 
   /** Cancels every timer this object started. Idempotent. */
   dispose(): void {
     this.disposed = true;
-    const fns = this.disposers ?? [];
+    const fns = this.disposers;
     this.disposers = undefined;
-    for (const fn of fns) fn();
+    if (typeof fns === 'function') fns();
+    else for (const fn of fns ?? []) fn();
   }
 
   get isDisposed(): boolean {
