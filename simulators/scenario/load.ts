@@ -12,9 +12,11 @@ import { basename, dirname, extname, resolve as resolvePath } from 'node:path';
 import { Ajv2020, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import scenarioSchemaJson from '../../scenarios/schema.json' with { type: 'json' };
+import { detectDelimiter } from '../../src/core/csv.js';
 import {
   CsvError, GeneratorSpecError, createGenerator, createNumberGenerator, parseCsvRecords, type CsvRecord, type GeneratorSpec,
 } from '../../src/client/generators.js';
+import { LWM2M_1_0_BINDINGS, bindingProblem } from '../../src/client/binding.js';
 import { modelFor } from '../../src/client/device-factory.js';
 import { LwM2MError, isLwM2MError } from '../../src/core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../../src/core/logger.js';
@@ -26,7 +28,7 @@ import type { ObjectModel, ResourceModel } from '../../src/model/types.js';
 import {
   DEFAULT_AWAKE_TIME_MS, DEFAULT_ENDPOINT_PATTERN, DEFAULT_EXPECT_WITHIN_MS, DEFAULT_LIFETIME_S, DEFAULT_SEED,
   FIRMWARE_OUTCOMES, MAX_CSV_BYTES, MAX_DEVICES, MAX_DURATION_MS, MAX_LOOP_COUNT, MAX_LOOP_DEPTH, MAX_SCENARIO_BYTES,
-  MAX_TOTAL_STEPS, arrivalsBy, formatIssue, formatPattern,
+  MAX_TOTAL_STEPS, arrivalsBy, formatIssue, formatPattern, isQueueBinding,
   type BindingMode, type CoapUri, type CompiledPattern, type DeviceCsv, type DeviceCsvRow, type DeviceInfo,
   type DevicesSpec, type EndSpec, type ExpectOperation, type FirmwareOutcome, type Flow, type InstanceSpec,
   type LwM2MVersion, type ObjectSpec, type PatternPart, type PatternVars, type Phase, type PlaceholderName,
@@ -765,7 +767,8 @@ async function loadDeviceCsv(ctx: Ctx, rel: string, path: readonly Seg[]): Promi
   const { abs, text } = read;
   let records: CsvRecord[];
   try {
-    records = parseCsvRecords(text, { source: abs });
+    // Cumulocity's bulk-registration templates are `;`-separated: the delimiter comes from the header.
+    records = parseCsvRecords(text, { source: abs, delimiter: detectDelimiter(text) });
   } catch (e) {
     if (e instanceof CsvError) ctx.external(abs, e.line, e.col, e.detail);
     else ctx.error(path, `cannot parse ${rel}: ${errMessage(e)}`);
@@ -1272,17 +1275,37 @@ async function normDevices(ctx: Ctx, v: unknown, target: Target | undefined): Pr
       ok = false;
     } else lifetimeS = ms / 1000;
   }
-  const binding: BindingMode = v.binding === 'UQ' ? 'UQ' : 'U';
-  const csvBinding = csv?.fieldColumns.binding !== undefined;
+  // A binding or a list of them (devices take them in turn by index); 1.0 values checked against the version.
+  const bindingList: BindingMode[] = [];
+  for (const [i, b] of (Array.isArray(v.binding) ? v.binding : v.binding === undefined ? [] : [v.binding]).entries()) {
+    if (typeof b !== 'string' || !(LWM2M_1_0_BINDINGS as readonly string[]).includes(b)) continue; // the schema reported it
+    const problem = bindingProblem(b, lwm2m);
+    if (problem !== undefined) {
+      ctx.error(Array.isArray(v.binding) ? [...path, 'binding', i] : [...path, 'binding'], problem);
+      ok = false;
+    } else bindingList.push(b as BindingMode);
+  }
+  const binding: BindingMode = bindingList[0] ?? 'U';
+  const csvBinding = csv?.fieldColumns.binding !== undefined || bindingList.some(isQueueBinding);
+  let msisdn: CompiledPattern | undefined;
+  const msisdnRaw = str(v.msisdn);
+  if (msisdnRaw !== undefined) {
+    msisdn = pattern(ctx, msisdnRaw, [...path, 'msisdn'], ['index', 'shard', 'seed', 'endpoint', 'csv'], csv);
+    if (!msisdn) ok = false;
+    else if (!bindingList.some((b) => b.includes('S'))) {
+      ctx.error([...path, 'msisdn'], 'msisdn is sent as sms= with an SMS binding: set devices.binding to S, SQ, US or UQS', { mode: 'key' });
+      ok = false;
+    }
+  }
   let awakeTimeMs: number | undefined;
   if (v.awakeTime !== undefined) {
     awakeTimeMs = duration(ctx, v.awakeTime, [...path, 'awakeTime']);
     if (awakeTimeMs === undefined) fail();
-    else if (binding !== 'UQ' && !csvBinding) {
+    else if (!isQueueBinding(binding) && !csvBinding) {
       ctx.error([...path, 'awakeTime'], 'awakeTime is for queue mode: set binding: UQ', { mode: 'key' });
       ok = false;
     }
-  } else if (binding === 'UQ') {
+  } else if (isQueueBinding(binding)) {
     awakeTimeMs = DEFAULT_AWAKE_TIME_MS;
   }
   let updateIntervalMs: number | undefined;
@@ -1388,6 +1411,8 @@ async function normDevices(ctx: Ctx, v: unknown, target: Target | undefined): Pr
       lwm2m,
       lifetimeS,
       binding,
+      ...(bindingList.length > 1 ? { bindings: bindingList } : {}),
+      ...(msisdn ? { msisdn } : {}),
       ...(awakeTimeMs !== undefined ? { awakeTimeMs } : {}),
       bootstrap,
       security,
@@ -1607,7 +1632,7 @@ async function normStep(fc: FlowCtx, raw: unknown, path: readonly Seg[], depth: 
       return { kind: name, at };
     case 'sleep':
     case 'wake':
-      if (dev && dev.binding !== 'UQ' && !dev.csvBinding) {
+      if (dev && !isQueueBinding(dev.binding) && !dev.csvBinding) {
         ctx.error(apath, `${name} is for queue mode: set devices.binding: UQ`, { mode: 'key' });
         return undefined;
       }

@@ -12,6 +12,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import { LwM2MError } from '../core/errors.js';
+import { CsvDelimiterError, CsvError, parseCsvRecords as coreParseCsvRecords, type CsvParseOptions, type CsvRecord } from '../core/csv.js';
 
 // ---- seeded PRNG ---------------------------------------------------------------------------------
 
@@ -90,20 +91,6 @@ export class GeneratorSpecError extends LwM2MError {
   constructor(field: string, detail: string) {
     super('BAD_VALUE', detail, field === '' ? {} : { location: field });
     this.field = field;
-  }
-}
-
-/**
- * A CSV syntax or content error. `message` reads `source:line:col: detail` (1-based), or `line:col: …`
- * without a source.
- */
-export class CsvError extends LwM2MError {
-  readonly line: number;
-  readonly col: number;
-  constructor(detail: string, line: number, col: number, source?: string) {
-    super('BAD_VALUE', detail, { location: `${source !== undefined ? `${source}:` : ''}${line}:${col}` });
-    this.line = line;
-    this.col = col;
   }
 }
 
@@ -292,132 +279,18 @@ export function sequence<T>(opts: SequenceOptions<T>): Generator<T> {
   };
 }
 
-// ---- CSV -----------------------------------------------------------------------------------------
+// ---- CSV (the parser lives in src/core/csv.ts) -----------------------------------------------------
 
-export interface CsvField {
-  readonly value: string;
-  /** 1-based line and column of the field's first character (its opening quote when quoted). */
-  readonly line: number;
-  readonly col: number;
-  readonly quoted: boolean;
-}
+export { CsvError, type CsvField, type CsvParseOptions, type CsvRecord } from '../core/csv.js';
 
-export interface CsvRecord {
-  readonly line: number;
-  readonly fields: readonly CsvField[];
-}
-
-export interface CsvParseOptions {
-  /** File name for error messages (`source:line:col: …`). */
-  source?: string;
-  /** Field separator, one character other than `"`, CR, LF. Default `,`. */
-  delimiter?: string;
-}
-
-/**
- * Parses CSV (RFC 4180, tolerant of LF or lone CR line ends and a UTF-8 BOM): quoted fields may hold
- * delimiters, line breaks and doubled quotes (`""`). Blank lines are skipped. Errors (an unterminated
- * quote, text after a closing quote, a quote inside an unquoted field) throw {@link CsvError} naming the
- * line and column. One pass over the text: linear time.
- */
+/** {@link coreParseCsvRecords}; a bad delimiter is a {@link GeneratorSpecError} on `delimiter`. */
 export function parseCsvRecords(text: string, options: CsvParseOptions = {}): CsvRecord[] {
-  const delim = options.delimiter ?? ',';
-  if (delim.length !== 1 || delim === '"' || delim === '\r' || delim === '\n') {
-    throw new GeneratorSpecError('delimiter', `must be one character other than a quote or line break, got ${JSON.stringify(delim)}`);
+  try {
+    return coreParseCsvRecords(text, options);
+  } catch (e) {
+    if (e instanceof CsvDelimiterError) throw new GeneratorSpecError('delimiter', e.detail.replace(/^delimiter: /, ''));
+    throw e;
   }
-  const src = options.source;
-  const records: CsvRecord[] = [];
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let line = 1;
-  let col = 1;
-  const n = text.length;
-  let fields: CsvField[] = [];
-  let recordLine = 1;
-  const endRecord = (): void => {
-    const only = fields[0];
-    const blank = fields.length === 1 && only !== undefined && !only.quoted && only.value.trim() === '';
-    if (!blank) records.push({ line: recordLine, fields });
-    fields = [];
-  };
-  /** Consumes a line break at i (CRLF, LF or CR); true if there was one. */
-  const lineBreak = (): boolean => {
-    const c = text[i];
-    if (c === '\r') {
-      i += text[i + 1] === '\n' ? 2 : 1;
-    } else if (c === '\n') {
-      i += 1;
-    } else {
-      return false;
-    }
-    line++;
-    col = 1;
-    return true;
-  };
-  if (i >= n) return records;
-  recordLine = line;
-  // Each iteration consumes one field and the separator after it: i strictly increases or the loop ends.
-  while (i <= n) {
-    const fLine = line;
-    const fCol = col;
-    if (text[i] === '"') {
-      i++;
-      col++;
-      let value = '';
-      let closed = false;
-      while (i < n) {
-        const c = text[i] as string;
-        if (c === '"') {
-          if (text[i + 1] === '"') {
-            value += '"';
-            i += 2;
-            col += 2;
-            continue;
-          }
-          i++;
-          col++;
-          closed = true;
-          break;
-        }
-        if (c === '\r' || c === '\n') {
-          value += c === '\r' && text[i + 1] === '\n' ? '\r\n' : c;
-          lineBreak();
-          continue;
-        }
-        value += c;
-        i++;
-        col++;
-      }
-      if (!closed) throw new CsvError('unterminated quoted field (no closing ")', fLine, fCol, src);
-      fields.push({ value, line: fLine, col: fCol, quoted: true });
-      if (i < n && text[i] !== delim && text[i] !== '\r' && text[i] !== '\n') {
-        throw new CsvError(`unexpected ${JSON.stringify(text[i])} after a closing quote (expected "${delim}" or end of line)`, line, col, src);
-      }
-    } else {
-      const start = i;
-      while (i < n) {
-        const c = text[i];
-        if (c === delim || c === '\r' || c === '\n') break;
-        if (c === '"') throw new CsvError('a quote inside an unquoted field (quote the whole field and double the quote)', line, col, src);
-        i++;
-        col++;
-      }
-      fields.push({ value: text.slice(start, i), line: fLine, col: fCol, quoted: false });
-    }
-    if (i >= n) {
-      endRecord();
-      break;
-    }
-    if (text[i] === delim) {
-      i++;
-      col++;
-      continue;
-    }
-    lineBreak();
-    endRecord();
-    if (i >= n) break;
-    recordLine = line;
-  }
-  return records;
 }
 
 /** {@link parseCsvRecords} as plain rows of strings. */

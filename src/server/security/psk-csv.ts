@@ -3,7 +3,7 @@
  *
  * - A header line (`endpoint,identity,key`; `hexkey` or `psk` for the last column) is optional.
  * - Blank lines and lines whose first non-blank character is `#` are skipped.
- * - Fields are separated by commas; a field may be quoted (RFC 4180 §2: `"a,b"`, `""` for a quote)
+ * - Fields are separated by commas (src/core/csv.ts `splitCsvLine`); a field may be quoted (RFC 4180 §2: `"a,b"`, `""` for a quote)
  *   and then keeps its spaces; an unquoted field is trimmed. A quoted field cannot span lines.
  * - The key is hex (`0x` prefix allowed). A UTF-8 BOM and CRLF line ends are accepted.
  *
@@ -13,6 +13,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { PskStore, checkPskIdentity, checkPskKey, isPskStoreError, parseHexKey, type PskEntry } from './psk-store.js';
 import { checkEndpointName } from '../registration/parse.js';
+import { splitCsvLine, type CsvLineField as Field } from '../../core/csv.js';
+
+export { splitCsvLine };
 
 export interface PskFileIssue {
   readonly file: string;
@@ -36,61 +39,6 @@ export interface PskFileResult {
 export interface PskCsvOptions {
   /** Bound on data rows read; the rest is one issue. Default 1 000 000. */
   maxRows?: number;
-}
-
-interface Field {
-  readonly value: string;
-  /** 0-based column where the field starts (its quote, when quoted). */
-  readonly column: number;
-  /** 0-based column of the value's first character. */
-  readonly valueColumn: number;
-}
-
-type SplitResult = { fields: Field[] } | { error: string; column: number };
-
-/** Splits one line into fields (RFC 4180 §2 quoting, no line breaks inside quotes). */
-export function splitCsvLine(line: string): SplitResult {
-  const fields: Field[] = [];
-  let i = 0;
-  // Bounded: every iteration consumes at least one character or ends the loop.
-  for (;;) {
-    const start = i;
-    while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
-    if (line[i] === '"') {
-      const quoteAt = i;
-      i++;
-      let value = '';
-      for (;;) {
-        if (i >= line.length) return { error: 'unterminated quoted field (a quoted field cannot span lines)', column: quoteAt };
-        const c = line[i] as string;
-        if (c === '"') {
-          if (line[i + 1] === '"') {
-            value += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        value += c;
-        i++;
-      }
-      while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
-      if (i < line.length && line[i] !== ',') return { error: `unexpected ${JSON.stringify(line[i])} after a quoted field (expected , or the end of the line)`, column: i };
-      fields.push({ value, column: quoteAt, valueColumn: quoteAt + 1 });
-    } else {
-      let end = line.indexOf(',', i);
-      if (end < 0) end = line.length;
-      const raw = line.slice(start, end);
-      const quote = raw.indexOf('"');
-      if (quote >= 0) return { error: 'a quote inside an unquoted field (quote the whole field and write "" for a quote)', column: start + quote };
-      const lead = raw.length - raw.trimStart().length;
-      fields.push({ value: raw.trim(), column: start, valueColumn: start + lead });
-      i = end;
-    }
-    if (i >= line.length) return { fields };
-    i++; // the comma
-  }
 }
 
 const HEADER_LAST = new Set(['key', 'hexkey', 'psk', 'hex key', 'pskkey', 'psk key']);
