@@ -152,6 +152,7 @@ export class SimDevice {
       clock: env.clock,
       logger: env.log,
       ...(resolved.awakeTimeMs !== undefined ? { queueModeTimeoutS: resolved.awakeTimeMs / 1000 } : {}),
+      ...(resolved.msisdn !== undefined ? { msisdn: resolved.msisdn } : {}),
       connections,
     });
     this.client.on('exchange', (op, ms, code) => {

@@ -141,8 +141,17 @@ export type Target =
 // ---- devices -------------------------------------------------------------------------------------
 
 export type LwM2MVersion = '1.0' | '1.1';
-/** `U`: always reachable; `UQ`: queue mode (1.0 sends `b=UQ`, 1.1 sends `b=U&Q`). */
-export type BindingMode = 'U' | 'UQ';
+/**
+ * `U`: always reachable; `UQ`: queue mode (1.0 sends `b=UQ`, 1.1 sends `b=U&Q`). The SMS bindings
+ * (LwM2M 1.0.2 §5.3.1.1: `S`, `SQ`, `US`, `UQS`) are sent as registered; the SMS channel itself is not
+ * simulated (the devices still talk over UDP).
+ */
+export type BindingMode = 'U' | 'UQ' | 'S' | 'SQ' | 'US' | 'UQS';
+
+/** Queue mode: the binding holds Q (`UQ`, `SQ`, `UQS`). */
+export function isQueueBinding(b: BindingMode): boolean {
+  return b.includes('Q');
+}
 
 export type PskKeySource =
   /** Derived from the run seed and the endpoint ({@link derivePskKey}): reproducible, unique per device. */
@@ -246,6 +255,10 @@ export interface DevicesSpec {
   readonly lwm2m: LwM2MVersion;
   readonly lifetimeS: number;
   readonly binding: BindingMode;
+  /** `binding:` given as a list: device `index` gets `bindings[index % length]` (`binding` is the first). */
+  readonly bindings?: readonly BindingMode[];
+  /** The devices' MSISDN pattern, sent as `sms=` with an SMS binding. */
+  readonly msisdn?: CompiledPattern;
   /** Queue mode: how long a device listens after a registration/update before it sleeps. Absent for `U`. */
   readonly awakeTimeMs?: number;
   /** True: factory configuration holds only a bootstrap account, devices bootstrap before registering. */
@@ -496,6 +509,8 @@ export interface ResolvedDevice {
   readonly awakeTimeMs?: number;
   readonly shortServerId?: number;
   readonly serialNumber?: string;
+  /** `sms=` of the registration (only with an SMS binding). */
+  readonly msisdn?: string;
   readonly csvRow?: DeviceCsvRow;
 }
 
@@ -528,7 +543,7 @@ export function resolveDevice(scenario: Scenario, ordinal: number, shard = 0): R
     }
     security = { mode: 'psk', identity, key };
   }
-  const binding = row?.binding ?? d.binding;
+  const binding = row?.binding ?? (d.bindings && d.bindings.length > 0 ? d.bindings[index % d.bindings.length] ?? d.binding : d.binding);
   const awakeTimeMs = row?.awakeTimeMs ?? d.awakeTimeMs;
   const shortServerId = row?.shortServerId ?? d.shortServerId;
   return {
@@ -538,7 +553,8 @@ export function resolveDevice(scenario: Scenario, ordinal: number, shard = 0): R
     security,
     lifetimeS: row?.lifetimeS ?? d.lifetimeS,
     binding,
-    ...(binding === 'UQ' ? { awakeTimeMs: awakeTimeMs ?? DEFAULT_AWAKE_TIME_MS } : {}),
+    ...(isQueueBinding(binding) ? { awakeTimeMs: awakeTimeMs ?? DEFAULT_AWAKE_TIME_MS } : {}),
+    ...(d.msisdn && binding.includes('S') ? { msisdn: formatPattern(d.msisdn, vars) } : {}),
     ...(shortServerId !== undefined ? { shortServerId } : {}),
     ...(d.device.serialNumber ? { serialNumber: formatPattern(d.device.serialNumber, vars) } : {}),
     ...(row ? { csvRow: row } : {}),

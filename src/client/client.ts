@@ -42,6 +42,8 @@ export interface ClientOptions {
   preferredFormat?: number;
   /** Content formats announced at registration (1.1). */
   supportedContentFormats?: readonly number[];
+  /** The device's MSISDN: `sms=` of Register/Update when the binding includes S (1.0.2 §5.3.1). */
+  msisdn?: string;
 }
 
 export interface RequestInfo {
@@ -255,6 +257,7 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       server: a.server,
       connection: new ActiveConnection(this, ssid, conn),
       supportedContentFormats: this.opts.supportedContentFormats ?? DEFAULT_CT,
+      ...(this.opts.msisdn !== undefined ? { msisdn: this.opts.msisdn } : {}),
       onFailure: (e) => this.onRegistrationFailure(ssid, e),
       onStateChange: (st) => {
         this.emit('state', ssid, st);

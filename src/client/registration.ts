@@ -27,6 +27,8 @@ export interface SessionOptions {
   connection: ServerConnection;
   /** Content formats announced in the registration root link (1.1). */
   supportedContentFormats?: readonly number[];
+  /** The client's MSISDN, sent as `sms=` when the binding includes S (the SMS channel itself is not simulated). */
+  msisdn?: string;
   /** Called when every registration attempt sequence failed (the client may fall back to bootstrap). */
   onFailure?: (error: unknown) => void;
   onStateChange?: (state: SessionState) => void;
@@ -177,7 +179,7 @@ export class ServerSession {
     const lt = this.lifetime();
     const binding = parseBinding(this.binding());
     const links = this.links();
-    const query = [`ep=${this.opts.endpoint}`, `lt=${lt}`, `lwm2m=${this.opts.lwm2mVersion}`, ...bindingQuery(binding, this.opts.lwm2mVersion)];
+    const query = [`ep=${this.opts.endpoint}`, `lt=${lt}`, `lwm2m=${this.opts.lwm2mVersion}`, ...bindingQuery(binding, this.opts.lwm2mVersion, this.opts.msisdn)];
     const res = await this.exchange('register', {
       method: 'POST', uriPath: ['rd'], uriQuery: query, payload: utf8.encode(links), contentFormat: ContentFormat.LINK,
     });
@@ -221,7 +223,7 @@ export class ServerSession {
       const lt = this.lifetime();
       if (lt !== this.sentLifetime) query.push(`lt=${lt}`);
       const b = this.binding();
-      if (b !== this.sentBinding) query.push(...bindingQuery(parseBinding(b), this.opts.lwm2mVersion));
+      if (b !== this.sentBinding) query.push(...bindingQuery(parseBinding(b), this.opts.lwm2mVersion, this.opts.msisdn));
       const links = this.links();
       const withPayload = links !== this.sentLinks;
       try {

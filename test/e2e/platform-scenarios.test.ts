@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { ContentFormat } from '../../src/codec/content-format.js';
+import { parsePath } from '../../src/core/path.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Registration } from '../../src/server/registration/registration.js';
+import { EmbeddedServer } from '../../simulators/embedded.js';
+import { loadForRun, nullStream, runFleet } from '../../simulators/run.js';
+import { modelsFor } from '../../simulators/shard-task.js';
+import { isScenarioError, loadScenario } from '../../simulators/scenario/load.js';
+import { formatIssue } from '../../simulators/scenario/types.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const scenarioFile = (name: string): string => join(root, 'scenarios', `${name}.yaml`);
+
+/** Runs a scenario file in this thread against an embedded server the test holds (to look inside it). */
+async function runAgainst(name: string, overrides: { devices?: number; timeScale?: number }, onServer: (s: EmbeddedServer) => void | Promise<void>) {
+  const scenario = await loadForRun(scenarioFile(name), overrides);
+  const embedded = await EmbeddedServer.start(scenario, silentLogger, modelsFor(scenario));
+  try {
+    await onServer(embedded);
+    const report = await runFleet({
+      scenarioFile: scenarioFile(name), overrides, workers: 0, logLevel: 'error',
+      status: nullStream(), out: nullStream(),
+      endpoints: { ...(embedded.serverUri ? { serverUri: embedded.serverUri } : {}), ...(embedded.bootstrapUri ? { bootstrapUri: embedded.bootstrapUri } : {}) },
+    });
+    return { report, embedded };
+  } finally {
+    await embedded.close();
+  }
+}
+
+describe('scenarios/lwm2m-1.0.yaml (LwM2M 1.0.2, every 1.0 binding)', () => {
+  it('registers with lwm2m=1.0 and b=U, UQ, S, SQ, US, UQS (sms= with S), reads TLV and LwM2M JSON, updates, de-registers; exit 0', async () => {
+    const registrations: Registration[] = [];
+    const jsonReads: Array<number | undefined> = [];
+    const tlvReads: Array<number | undefined> = [];
+    const deregistered: string[] = [];
+    const { report } = await runAgainst('lwm2m-1.0', { devices: 6, timeScale: 0.5 }, (s) => {
+      s.server.on('registered', (reg) => {
+        registrations.push(reg);
+        void s.server.read(reg.endpoint, parsePath('/3303/0'), ContentFormat.OMA_JSON).then((r) => { jsonReads.push(r.ok ? r.contentFormat : -1); }, () => jsonReads.push(-2));
+        void s.server.read(reg.endpoint, parsePath('/3/0'), ContentFormat.TLV).then((r) => { tlvReads.push(r.ok ? r.contentFormat : -1); }, () => tlvReads.push(-2));
+      });
+      s.server.on('deregistered', (reg) => { deregistered.push(reg.endpoint); });
+    });
+    expect(report.exitCode, JSON.stringify(report.thresholds)).toBe(0);
+    expect(report.devices).toMatchObject({ started: 6, registered: 6, failed: 0 });
+    expect(report.metrics['update']?.count).toBe(6);
+    expect(report.metrics['deregister']?.count).toBe(6);
+    expect(registrations.every((r) => r.lwm2mVersion === '1.0')).toBe(true);
+    const byEp = new Map(registrations.map((r) => [r.endpoint, r]));
+    const want: Array<[string, string, boolean, string | undefined]> = [
+      ['U', 'U', false, undefined], ['UQ', 'U', true, undefined], ['S', 'S', false, '+33600000002'],
+      ['SQ', 'S', true, '+33600000003'], ['US', 'US', false, '+33600000004'], ['UQS', 'US', true, '+33600000005'],
+    ];
+    for (const [i, [, transports, queue, sms]] of want.entries()) {
+      const reg = byEp.get(`lwm10-${String(i).padStart(4, '0')}`);
+      expect(reg, `device ${i}`).toBeDefined();
+      expect([reg?.binding, reg?.queueMode, reg?.sms]).toEqual([transports, queue, sms]);
+    }
+    expect(jsonReads).toEqual(Array(6).fill(ContentFormat.OMA_JSON));
+    expect(tlvReads).toEqual(Array(6).fill(ContentFormat.TLV));
+    expect(new Set(deregistered).size).toBe(6);
+  }, 60_000);
+
+  it('LwM2M 1.1 devices with the 1.0-only UQS binding are refused at file:line:col', async () => {
+    const { writeFileSync, mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const f = join(mkdtempSync(join(tmpdir(), 'lwm2m10-')), 'bad.yaml');
+    writeFileSync(f, readFileSync(scenarioFile('lwm2m-1.0'), 'utf8').replace('lwm2m: "1.0"', 'lwm2m: "1.1"').replace('$schema=./schema.json', ''));
+    const err = await loadScenario(f).then(() => undefined, (e: unknown) => e);
+    expect(isScenarioError(err)).toBe(true);
+    const lines = isScenarioError(err) ? err.issues.map(formatIssue) : [];
+    expect(lines.some((l) => l.startsWith(`${f}:`) && /UQS.*LwM2M 1\.0 only.*1\.1 §6\.2\.1\.1/.test(l)), lines.join('\n')).toBe(true);
+  });
+});
