@@ -4,6 +4,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../core/logger.js';
 import { isLwM2MError } from '../core/errors.js';
 import { createServer } from '../server/create.js';
 import { loadPlatformImports } from '../server/profiles/platform-import.js';
+import { PLATFORM_PROFILE_NAMES, PORT_LAYOUTS, isPlatformProfileName } from '../server/profiles/port-layouts.js';
 import { isPskStoreError } from '../server/security/psk-store.js';
 import { isTransportError } from '../transport/datagram.js';
 import { CliError, ExitCode, runCli } from './exit.js';
@@ -20,7 +21,13 @@ interface ServerCliArgs {
   bsPskFile?: string;
   pskIdentityHint?: string;
   imports: string[];
+  maxQueued?: number;
   logLevel: LogLevel;
+}
+
+function maxQueued(v: number): number {
+  if (!Number.isInteger(v) || v < 1 || v > 100_000) throw new CliError('--max-queued must be an integer 1..100000', ExitCode.INVALID_INPUT);
+  return v;
 }
 
 function parseServerArgs(argv: readonly string[]): ServerCliArgs {
@@ -31,8 +38,9 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
   const a = yargs([...argv])
     .scriptName('lwm2m-server')
     .usage('$0 [options]\n\nThe reference LwM2M server, Bootstrap-Server and HTTP API. SIGINT/SIGTERM stop it cleanly.')
-    .option('coap-port', { type: 'number', default: 5683, coerce: port('coap-port'), describe: 'LwM2M server CoAP port (UDP)' })
-    .option('bs-coap-port', { type: 'number', default: 5783, coerce: port('bs-coap-port'), describe: 'Bootstrap-Server CoAP port (UDP)' })
+    .option('profile', { type: 'string', choices: PLATFORM_PROFILE_NAMES as string[], describe: 'platform port layout: thingsboard (server 5685/5686, bootstrap 5687/5688), cumulocity (bootstrap 5683/5684, server 5783/5784); DTLS listeners included; --*-port flags override' })
+    .option('coap-port', { type: 'number', coerce: port('coap-port'), describe: 'LwM2M server CoAP port (UDP) [default: 5683]' })
+    .option('bs-coap-port', { type: 'number', coerce: port('bs-coap-port'), describe: 'Bootstrap-Server CoAP port (UDP) [default: 5783]' })
     .option('http-port', { type: 'number', default: 8080, coerce: port('http-port'), describe: 'HTTP API port' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
     .option('bootstrap-config', { type: 'string', describe: 'directory of bootstrap configs (JSON/YAML)' })
@@ -42,6 +50,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     .option('bs-psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the Bootstrap-Server' })
     .option('psk-identity-hint', { type: 'string', describe: 'PSK identity hint the DTLS listeners send' })
     .option('import', { type: 'string', array: true, describe: 'platform device list: cumulocity:devices.csv or thingsboard:credentials.json[,profile.json] (repeatable)' })
+    .option('max-queued', { type: 'number', describe: 'requests queued per sleeping device (post-registration commands); one more is refused with 503 LWM2M_QUEUE_FULL [default: 32]' })
     .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS as string[], describe: 'pino JSON logs on stderr' })
     .strict()
     .help()
@@ -51,15 +60,19 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
       throw new CliError(msg ?? err?.message ?? 'invalid arguments', ExitCode.INVALID_INPUT);
     })
     .parseSync();
+  const layout = a.profile !== undefined && isPlatformProfileName(a.profile) ? PORT_LAYOUTS[a.profile] : undefined;
+  const coapsPort = a['coaps-port'] ?? layout?.server.coaps;
+  const bsCoapsPort = a['bs-coaps-port'] ?? layout?.bootstrap.coaps;
   return {
-    coapPort: a['coap-port'], bsCoapPort: a['bs-coap-port'], httpPort: a['http-port'], host: a.host,
+    coapPort: a['coap-port'] ?? layout?.server.coap ?? 5683, bsCoapPort: a['bs-coap-port'] ?? layout?.bootstrap.coap ?? 5783, httpPort: a['http-port'], host: a.host,
     ...(a['bootstrap-config'] ? { bootstrapConfig: a['bootstrap-config'] } : {}),
-    ...(a['coaps-port'] !== undefined ? { coapsPort: a['coaps-port'] } : {}),
-    ...(a['bs-coaps-port'] !== undefined ? { bsCoapsPort: a['bs-coaps-port'] } : {}),
+    ...(coapsPort !== undefined ? { coapsPort } : {}),
+    ...(bsCoapsPort !== undefined ? { bsCoapsPort } : {}),
     ...(a['psk-file'] !== undefined ? { pskFile: a['psk-file'] } : {}),
     ...(a['bs-psk-file'] !== undefined ? { bsPskFile: a['bs-psk-file'] } : {}),
     ...(a['psk-identity-hint'] !== undefined ? { pskIdentityHint: a['psk-identity-hint'] } : {}),
     imports: (a.import ?? []).map(String),
+    ...(a['max-queued'] !== undefined ? { maxQueued: maxQueued(a['max-queued']) } : {}),
     logLevel: a['log-level'] as LogLevel,
   };
 }
@@ -86,6 +99,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     server = await createServer({
       ...(args.imports.length > 0 ? { psks: imported.psks, bsPsks: imported.bsPsks, bootstrapConfigs: imported.bootstrapConfigs } : {}),
       ...(imported.profiles.size > 0 ? { thingsBoardProfile: [...imported.profiles.values()][0] } : {}),
+      ...(Object.keys(imported.awakeTimesMs).length > 0 ? { awakeTimesMs: imported.awakeTimesMs } : {}),
+      ...(imported.fotaSettings && Object.keys(imported.fotaSettings).length > 0 ? { fotaSettings: imported.fotaSettings } : {}),
+      ...(args.maxQueued !== undefined ? { queue: { maxPending: args.maxQueued } } : {}),
       host: args.host, coapPort: args.coapPort, bsCoapPort: args.bsCoapPort, httpPort: args.httpPort, logger,
       ...(args.bootstrapConfig ? { bootstrapConfigDir: args.bootstrapConfig } : {}),
       ...(args.coapsPort !== undefined ? { coapsPort: args.coapsPort } : {}),

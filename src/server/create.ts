@@ -10,8 +10,11 @@ import { createBootstrapServer, DEFAULT_BOOTSTRAP_PORT, type BootstrapServer } f
 import { createBootstrapConfigStore } from './bootstrap/config-store.js';
 import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap/config.js';
 import { createHttpApi, type HttpApi } from './http/api.js';
+import type { QueueModeOptions } from './http/queue-mode.js';
+import type { CumulocityFotaSettings } from './profiles/cumulocity.js';
 import { LwM2MServer } from './lwm2m-server.js';
 import { registerTelemetryRoutes } from './profiles/http-routes.js';
+import { registerKeyShareRoute } from './http/routes/key-share.js';
 import { ThingsBoardProfileAdapter } from './profiles/thingsboard/adapter.js';
 import type { ThingsBoardProfile } from './profiles/thingsboard/profile.js';
 import { BootstrapPskProvisioner, configSource } from './security/bootstrap-psk.js';
@@ -58,6 +61,23 @@ export interface CreateServerOptions {
   bootstrapConfigs?: Readonly<Record<string, BootstrapConfig>>;
   /** A ThingsBoard LwM2M device profile applied to every registration (docs/platform-profiles.md). */
   thingsBoardProfile?: ThingsBoardProfile;
+  /**
+   * Called before a bootstrap session starts, after the PSK checks: a string refuses the bootstrap
+   * (4.00 with that reason). deviceWISE-style key shares run here; the hook bounds its own time.
+   */
+  beforeBootstrap?: (endpoint: string, resolved: { readonly key: string; readonly config: BootstrapConfig }) => Promise<string | undefined>;
+  /** Serve `POST /api/v1/key-share` (PSKs from other Bootstrap-Servers) with this shared token. */
+  keyShareToken?: string;
+  /**
+   * Endpoint → awake time, ms (Cumulocity's `awakeTimeRegistrationParameter`): wins over the `at`
+   * registration attribute; above 0 the endpoint's API requests are queued while it sleeps and sent after
+   * its next Register/Update (post-registration commands). `loadPlatformImports(…).awakeTimesMs`.
+   */
+  awakeTimesMs?: Readonly<Record<string, number>>;
+  /** Endpoint → Cumulocity FOTA settings: the flow the shell's `fwupdate` starts. `loadPlatformImports(…).fotaSettings`. */
+  fotaSettings?: Readonly<Record<string, CumulocityFotaSettings>>;
+  /** Queue-mode handling of the HTTP API: `maxPending` is the per-device limit of queued requests (one more → 503 LWM2M_QUEUE_FULL), `awakeTimeMs` the server default. */
+  queue?: Omit<QueueModeOptions, 'awakeTimeFor'>;
   models?: ModelRegistry;
   logger?: Logger;
   clock?: Clock;
@@ -171,7 +191,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
           beforeSession: (endpoint, resolved) => {
             try {
               provisioner.prepareSession(endpoint, resolved.config, configSource(resolved.key));
-              return undefined;
+              return options.beforeBootstrap ? options.beforeBootstrap(endpoint, resolved) : undefined;
             } catch (e) {
               if (isPskStoreError(e) || e instanceof LwM2MError) return `the PSK credentials of bootstrap config "${resolved.key}" cannot be bound to "${endpoint}": ${e.message}`;
               throw e;
@@ -197,15 +217,24 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
     for (const issue of securityIssues) logger.warn({ issue }, 'PSK source problem');
     let http: HttpApi | undefined;
     let httpUrl: string | undefined;
+    const awakeTimes = options.awakeTimesMs ?? {};
+    const fotaSettings = options.fotaSettings ?? {};
     if (options.httpPort !== false) {
       http = createHttpApi({
         lwm2m, bootstrapConfigs: configs, psks, bootstrapPsks, logger, host, port: options.httpPort ?? 8080,
         fota: { clock, ...(options.firmwareDir !== undefined ? { imageDirectory: options.firmwareDir } : {}) },
+        queue: {
+          ...(options.queue ?? {}),
+          ...(options.awakeTimesMs ? { awakeTimeFor: (ep: string) => (Object.hasOwn(awakeTimes, ep) ? awakeTimes[ep] : undefined) } : {}),
+        },
+        ...(options.fotaSettings ? { shell: { fotaSettings: (ep: string) => (Object.hasOwn(fotaSettings, ep) ? fotaSettings[ep] : undefined) } } : {}),
       });
       const api = http;
       closers.push(() => api.close());
       registerDtlsMetrics(api.metrics.registry, { lwm2m: lwm2mDtls, bootstrap: bootstrapDtls });
       if (profileAdapter) api.app.register(async (i) => registerTelemetryRoutes(i, profileAdapter.store));
+      const keyShareToken = options.keyShareToken;
+      if (keyShareToken !== undefined) api.app.register(async (i) => registerKeyShareRoute(i, { psks, token: keyShareToken }));
       httpUrl = (await api.start()).url;
       if (bootstrap) {
         for (const ev of ['bootstrap-started', 'bootstrap-finished', 'bootstrap-failed'] as const) {

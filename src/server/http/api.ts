@@ -21,6 +21,8 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerRequestRoutes } from './routes/requests.js';
 import { registerSecurityRoutes } from './routes/security.js';
 import { registerFirmwareRoutes } from './routes/firmware.js';
+import { registerShellRoutes } from '../profiles/shell/route.js';
+import type { ShellContext } from '../profiles/shell/run.js';
 import { FotaService, type FotaServiceOptions } from '../fota/service.js';
 import { createApiFota, publishFotaEvents } from './fota-wiring.js';
 import { PskStore } from '../security/psk-store.js';
@@ -59,6 +61,8 @@ export interface HttpApiOptions {
    * or options for the one the API creates (it then also serves `/fw/{id}` on the LwM2M server's CoAP socket).
    */
   fota?: FotaService | FotaHttpOptions;
+  /** `POST /api/v1/clients/{ep}/shell` (Cumulocity device shell): per-device FOTA settings for `fwupdate`. */
+  shell?: Pick<ShellContext, 'fotaSettings'>;
 }
 
 /** Options of the FOTA service the API creates. */
@@ -209,6 +213,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     registerBootstrapRoutes(instance, ctx);
     registerSecurityRoutes(instance, ctx);
     registerFirmwareRoutes(instance, fota);
+    registerShellRoutes(instance, ctx, { fota, ...(options.shell ?? {}) });
   });
 
   // Event streams never end on their own: end them before the server waits for open connections.

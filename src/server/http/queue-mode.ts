@@ -4,6 +4,7 @@ import { isLwM2MError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import type { LwM2MServer } from '../lwm2m-server.js';
 import { RequestQueue, RequestQueueError } from '../queue/request-queue.js';
+import { resolveAwakeTime } from '../profiles/awake-time.js';
 import type { Registration } from '../registration/registration.js';
 import { errorResponse, type ApiResponse } from './errors.js';
 import type { EventHub } from './events.js';
@@ -35,6 +36,13 @@ export interface QueueModeOptions {
   waitMs?: number;
   /** Request outcomes kept for `GET /api/v1/requests/{id}`. Default 10 000. */
   maxRecords?: number;
+  /**
+   * The awake time (ms) a device list gives an endpoint — Cumulocity's `awakeTimeRegistrationParameter`.
+   * It wins over the registration's `at` (Cumulocity's order, src/server/profiles/awake-time.ts), and a
+   * value above 0 makes the endpoint's requests queued even when it did not register with Queue Mode
+   * ("post-registration commands": sent after its next Register/Update). 0 = always online.
+   */
+  awakeTimeFor?: (endpoint: string) => number | undefined;
 }
 
 /** One DM operation as the API runs it: resolves with the API answer, rejects on errors (timeouts included). */
@@ -88,6 +96,7 @@ export class QueueModeDispatcher {
   private readonly waitMs: number;
   private readonly maxRecords: number;
   private readonly maxPending: number;
+  private readonly awakeTimeFor: (endpoint: string) => number | undefined;
   private readonly detach: () => void;
 
   constructor(
@@ -101,6 +110,7 @@ export class QueueModeDispatcher {
     this.waitMs = Math.max(0, options.waitMs ?? 30_000);
     this.maxRecords = Math.max(1, options.maxRecords ?? 10_000);
     this.maxPending = Math.max(1, Math.floor(options.maxPending ?? 32));
+    this.awakeTimeFor = options.awakeTimeFor ?? (() => undefined);
     this.queue = new RequestQueue<DmJob, ApiResponse>({
       clock: this.clock,
       defaultAwakeTimeMs: this.awakeTimeMs,
@@ -113,8 +123,8 @@ export class QueueModeDispatcher {
     const wake = (endpoint: string): void => {
       const reg = lwm2m.registrations.getByEndpoint(endpoint);
       if (!reg) return;
-      if (!reg.queueMode && this.queue.pendingCount(endpoint) === 0) return;
-      const awakeTimeMs = reg.awakeTime !== undefined ? reg.awakeTime * 1000 : this.awakeTimeMs;
+      if (!this.queued(reg) && this.queue.pendingCount(endpoint) === 0) return;
+      const awakeTimeMs = resolveAwakeTime(this.awakeTimeFor(endpoint), reg, this.awakeTimeMs).ms;
       const n = this.queue.drain(endpoint, runJob, { awakeTimeMs });
       if (n > 0) this.log.debug({ ep: endpoint, pending: n }, 'queue-mode client awake: sending queued requests');
     };
@@ -154,7 +164,7 @@ export class QueueModeDispatcher {
    * answering `202 {requestId}` when the client sleeps, or is awake but does not answer within `waitMs`.
    */
   async execute(reg: Registration, job: DmJob): Promise<ApiResponse> {
-    if (!reg.queueMode && this.queue.pendingCount(reg.endpoint) === 0) {
+    if (!this.queued(reg) && this.queue.pendingCount(reg.endpoint) === 0) {
       try {
         return await job.run();
       } catch (e) {
@@ -195,6 +205,15 @@ export class QueueModeDispatcher {
     this.log.debug({ ep: reg.endpoint, requestId: record.requestId, op: job.operation }, 'request queued for a sleeping client');
     const location = `/api/v1/requests/${record.requestId}`;
     return { statusCode: 202, body: { requestId: record.requestId, status: 'pending', endpoint: reg.endpoint, location }, headers: { location } };
+  }
+
+  /**
+   * Whether requests for `reg` go through the queue: an awake time from the device list decides (0 =
+   * always online, Cumulocity), else Queue Mode.
+   */
+  private queued(reg: Registration): boolean {
+    const ms = this.awakeTimeFor(reg.endpoint);
+    return ms !== undefined ? ms > 0 : reg.queueMode;
   }
 
   /** The record of a queued request (pending, done or failed). */

@@ -13,7 +13,7 @@
 import { LwM2MError } from '../../core/errors.js';
 import type { BootstrapConfig } from '../bootstrap/config.js';
 import type { PskEntry } from '../security/psk-store.js';
-import { formatImportFailures, importCumulocityCsvFile } from './cumulocity.js';
+import { formatImportFailures, importCumulocityCsvFile, type CumulocityFotaSettings } from './cumulocity.js';
 import { ProfileFileError, formatIssue } from './issues.js';
 import { cumulocityServerOptions, thingsBoardServerOptions, type ImportedServerOptions } from './server-import.js';
 import { loadThingsBoardCredentials } from './thingsboard/credentials.js';
@@ -61,6 +61,7 @@ export async function loadPlatformImports(specs: readonly (string | PlatformImpo
   const bsPsks: PskEntry[] = [];
   const bootstrapConfigs: Record<string, BootstrapConfig> = {};
   const awakeTimesMs: Record<string, number> = {};
+  const fotaSettings: Record<string, CumulocityFotaSettings> = {};
   const issues: string[] = [];
   const counts: number[] = [];
   const profiles = new Map<string, ThingsBoardProfile>();
@@ -70,6 +71,7 @@ export async function loadPlatformImports(specs: readonly (string | PlatformImpo
     bsPsks.push(...o.bsPsks);
     Object.assign(bootstrapConfigs, o.bootstrapConfigs);
     Object.assign(awakeTimesMs, o.awakeTimesMs);
+    Object.assign(fotaSettings, o.fotaSettings ?? {});
   };
   for (const raw of specs) {
     const spec = typeof raw === 'string' ? parseImportSpec(raw) : raw;
@@ -95,5 +97,5 @@ export async function loadPlatformImports(specs: readonly (string | PlatformImpo
     counts.push(c.devices.length);
     merge(thingsBoardServerOptions(c.devices, profile, spec.file));
   }
-  return { psks, bsPsks, bootstrapConfigs, awakeTimesMs, issues, failed, counts, profiles };
+  return { psks, bsPsks, bootstrapConfigs, awakeTimesMs, fotaSettings, issues, failed, counts, profiles };
 }

@@ -6,7 +6,7 @@
 import type { BootstrapConfig, BootstrapServerAccount } from '../bootstrap/config.js';
 import { isPskStoreError, type PskEntry as StoreEntry, type PskStore } from '../security/psk-store.js';
 import { pskEntries, type ConnectionSecurity, type DeviceCredentialRecord } from './credentials.js';
-import type { CumulocityDevice } from './cumulocity.js';
+import type { CumulocityDevice, CumulocityFotaSettings } from './cumulocity.js';
 import { toHex } from './issues.js';
 import type { TbServer, ThingsBoardProfile } from './thingsboard/profile.js';
 
@@ -18,6 +18,8 @@ export interface ImportedServerOptions {
   readonly bootstrapConfigs: Record<string, BootstrapConfig>;
   /** Endpoint → awake time (ms) the platform file sets (Cumulocity `awakeTimeRegistrationParameter`). */
   readonly awakeTimesMs: Record<string, number>;
+  /** Endpoint → Cumulocity FOTA settings (the flow `fwupdate` and the orchestrator default use). */
+  readonly fotaSettings?: Record<string, CumulocityFotaSettings>;
 }
 
 function split(records: Iterable<DeviceCredentialRecord>, source: (r: DeviceCredentialRecord) => string): { psks: StoreEntry[]; bsPsks: StoreEntry[] } {
@@ -43,11 +45,13 @@ export function cumulocityServerOptions(devices: readonly CumulocityDevice[], fi
   const { psks, bsPsks } = split(devices, (r) => `${file}:${(r as CumulocityDevice).line}`);
   const bootstrapConfigs: Record<string, BootstrapConfig> = {};
   const awakeTimesMs: Record<string, number> = {};
+  const fotaSettings: Record<string, CumulocityFotaSettings> = {};
   for (const d of devices) {
     if (d.bootstrapConfig) bootstrapConfigs[d.endpoint] = d.bootstrapConfig;
     if (d.awakeTimeMs !== undefined) awakeTimesMs[d.endpoint] = d.awakeTimeMs;
+    fotaSettings[d.endpoint] = d.fota;
   }
-  return { psks, bsPsks, bootstrapConfigs, awakeTimesMs };
+  return { psks, bsPsks, bootstrapConfigs, awakeTimesMs, fotaSettings };
 }
 
 /** ThingsBoard's port layout: LwM2M server 5685 (CoAP) / 5686 (DTLS), Bootstrap-Server 5687 / 5688. */
