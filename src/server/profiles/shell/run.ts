@@ -5,9 +5,9 @@
  * and answers with that route's JSON. `fwupdate` starts Cumulocity's FOTA flow on the orchestrator.
  */
 import { LwM2MPath } from '../../../core/path.js';
-import { isLwM2MError } from '../../../core/errors.js';
 import type { FotaService } from '../../fota/service.js';
 import { isFotaError } from '../../fota/service.js';
+import { isImageStoreError } from '../../fota/image-store.js';
 import {
   cancelObserveJob, createJob, deleteJob, discoverJob, executeJob, observeJob, readJob, writeAttributesJob, writeJob, type DmContext,
 } from '../../http/dm-jobs.js';
@@ -71,8 +71,8 @@ export function shellJob(ctx: ShellContext, reg: Registration, cmd: Exclude<Shel
     case 'writeattr': return writeAttributesJob(ctx, ep, cmd.path, cmd.attributes, timeout);
     case 'write': {
       const node = writeBodyToNode(cmd.path, { value: shellValue(cmd.value, cmd.path, ctx) }, ctx.lwm2m.models);
-      // A single resource: Write-Update keeps the instance's other resources (the Cumulocity shell's write).
-      return writeJob(ctx, reg, cmd.path, node, defaultWriteFormat(reg, cmd.path, ctx.lwm2m.models), 'update', timeout);
+      // A resource path: Write (Replace) = PUT; a POST to a resource would be an Execute (LwM2M-TS-Core 1.1 §6.3.3).
+      return writeJob(ctx, reg, cmd.path, node, defaultWriteFormat(reg, cmd.path, ctx.lwm2m.models), 'replace', timeout);
     }
     case 'create': {
       const used = new Set(reg.objectLinks.objects.find((o) => o.objectId === cmd.objectId)?.instances ?? []);
@@ -99,13 +99,13 @@ async function fwupdate(ctx: ShellContext, reg: Registration, cmd: Extract<Shell
       return { statusCode: 202, body: job.snapshot(), headers: { location } };
     } catch (e) {
       last = e;
-      if (!(isFotaError(e) && e.code === 'FOTA_NOT_FOUND') && !(isLwM2MError(e) && e.kind === 'NOT_FOUND')) break;
+      if (!(isImageStoreError(e) && e.code === 'FOTA_IMAGE_NOT_FOUND')) break;
     }
   }
-  if (isFotaError(last)) {
-    const msg = last.code === 'FOTA_NOT_FOUND' ? `fwupdate: no firmware image ${refs.map((r) => JSON.stringify(r)).join(' or ')} (upload it to /api/v1/firmware/images first)` : last.message;
-    return errorResponseOf(last.httpStatus, last.code, msg);
+  if (isImageStoreError(last) && last.code === 'FOTA_IMAGE_NOT_FOUND') {
+    return errorResponseOf(404, last.code, `fwupdate: no firmware image ${refs.map((r) => JSON.stringify(r)).join(' or ')} (upload it to /api/v1/firmware/images first)`);
   }
+  if (isFotaError(last) || isImageStoreError(last)) return errorResponseOf(last.httpStatus, last.code, last.message);
   return errorResponse(last);
 }
 
