@@ -75,3 +75,34 @@ describe('scenarios/lwm2m-1.0.yaml (LwM2M 1.0.2, every 1.0 binding)', () => {
     expect(lines.some((l) => l.startsWith(`${f}:`) && /UQS.*LwM2M 1\.0 only.*1\.1 §6\.2\.1\.1/.test(l)), lines.join('\n')).toBe(true);
   });
 });
+
+describe('scenarios/devicewise-like.yaml (platform DM server + custom DM server)', () => {
+  it('every device registers to both servers over DTLS PSK with its own identities; the custom server is denied what the ACL withholds; exit 0', async () => {
+    const custom: Registration[] = [];
+    const main: Registration[] = [];
+    const acl: Array<{ ep: string; device: string; firmware: string; temp: string }> = [];
+    let customServer: EmbeddedServer['reference'] | undefined;
+    const { report } = await runAgainst('devicewise-like', { devices: 4, timeScale: 0.5 }, (s) => {
+      customServer = s.customServer('custom');
+      s.server.on('registered', (reg) => main.push(reg));
+      customServer?.lwm2m.on('registered', (reg) => {
+        custom.push(reg);
+        const srv = customServer?.lwm2m;
+        if (!srv) return;
+        void (async () => {
+          const code = async (p: string): Promise<string> => (await srv.read(reg.endpoint, parsePath(p)).catch((e: unknown) => ({ code: `error ${String(e)}` }))).code;
+          acl.push({ ep: reg.endpoint, device: await code('/3/0'), firmware: await code('/5/0'), temp: await code('/3303/0/5700') });
+        })();
+      });
+    });
+    expect(customServer).toBeDefined();
+    expect(report.exitCode, JSON.stringify(report.thresholds)).toBe(0);
+    expect(report.devices).toMatchObject({ started: 4, registered: 4, failed: 0 });
+    expect(new Set(main.map((r) => r.endpoint)).size).toBe(4);
+    expect(new Set(custom.map((r) => r.endpoint)).size).toBe(4);
+    for (const r of main) expect([r.transport, r.pskIdentity]).toEqual(['dtls', `id_dm-${r.endpoint}`]);
+    for (const r of custom) expect([r.transport, r.pskIdentity]).toEqual(['dtls', `id_dm_custom-${r.endpoint}`]);
+    expect(acl.length).toBeGreaterThanOrEqual(4);
+    for (const a of acl) expect(a, a.ep).toMatchObject({ device: '2.05', firmware: '4.01', temp: '2.05' });
+  }, 60_000);
+});

@@ -62,7 +62,7 @@ export interface BootstrapServerOptions {
    * bootstrap (4.00 "bootstrap refused: <reason>", recorded failed). createServer() records the PSK
    * credentials the config hands out here (security/bootstrap-psk.ts).
    */
-  beforeSession?: (endpoint: string, resolved: { readonly key: string; readonly config: BootstrapConfig }) => string | undefined;
+  beforeSession?: (endpoint: string, resolved: { readonly key: string; readonly config: BootstrapConfig }) => string | undefined | Promise<string | undefined>;
 }
 
 export interface BootstrapServerEvents {
@@ -219,7 +219,8 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     if (this.beforeSession) {
       let refusal: string | undefined;
       try {
-        refusal = this.beforeSession(endpoint, resolved);
+        // May be async (a deviceWISE-style key share); the hook bounds its own time.
+        refusal = await this.beforeSession(endpoint, resolved);
       } catch (err) {
         this.log.error({ err, ep: endpoint }, 'bootstrap beforeSession hook failed');
         return { code: '5.00', payload: 'bootstrap preparation failed' };
