@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
+import { platformRowsFailed } from './cumulocity.js';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
@@ -48,7 +49,7 @@ export interface RunFleetOptions {
    * Servers to target instead of the scenario's (`--target` with `--bootstrap-target`; forked children get
    * their parent's embedded server here). No embedded server is started when set.
    */
-  endpoints?: { serverUri?: string; bootstrapUri?: string };
+  endpoints?: { serverUri?: string; bootstrapUri?: string; secureServerUri?: string; secureBootstrapUri?: string };
   /** Receives the merged metrics snapshot about every second while running (forked children: IPC). */
   progressSink?: (snapshot: MetricsSnapshot) => void;
   /** Called once the /metrics endpoint listens (with `--metrics-port`). */
@@ -96,15 +97,21 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetReport> {
   let embedded: EmbeddedServer | undefined;
   let serverUri: string | undefined;
   let bootstrapUri: string | undefined;
+  let secureServerUri: string | undefined;
+  let secureBootstrapUri: string | undefined;
   if (opts.endpoints !== undefined) {
     serverUri = opts.endpoints.serverUri;
     bootstrapUri = opts.endpoints.bootstrapUri;
+    secureServerUri = opts.endpoints.secureServerUri;
+    secureBootstrapUri = opts.endpoints.secureBootstrapUri;
   } else if (scenario.target.kind === 'embedded') {
     // The embedded server logs its routine (sessions, registrations) only when asked for debug output.
     const serverLog = logLevel === 'debug' || logLevel === 'trace' ? log : log.child({}, { level: 'warn' });
     embedded = await EmbeddedServer.start(scenario, serverLog, modelsFor(scenario));
     serverUri = embedded.serverUri;
     bootstrapUri = embedded.bootstrapUri;
+    secureServerUri = embedded.secureServerUri;
+    secureBootstrapUri = embedded.secureBootstrapUri;
   } else {
     serverUri = scenario.target.server?.uri;
     bootstrapUri = scenario.target.bootstrap?.uri;
@@ -176,6 +183,8 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetReport> {
       shardCount: shard.count * subShards,
       ...(serverUri ? { serverUri } : {}),
       ...(bootstrapUri ? { bootstrapUri } : {}),
+      ...(secureServerUri ? { secureServerUri } : {}),
+      ...(secureBootstrapUri ? { secureBootstrapUri } : {}),
       startedAt,
       logLevel,
       snapshotIntervalMs: 1000,
@@ -279,6 +288,8 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetReport> {
     await embedded?.close();
     if (reportDir !== undefined) rmSync(reportDir, { recursive: true, force: true });
   }
+  // A platform device list with bad rows (Cumulocity CSV): the good rows ran, the exit code says some failed.
+  if (report.exitCode === ExitCode.OK && platformRowsFailed(scenario)) report = { ...report, exitCode: ExitCode.INVALID_INPUT };
   // The last streamed snapshot (forked children: the parent's progress ends on the final figures).
   sink?.(reportSnapshotOf(report));
 

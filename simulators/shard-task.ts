@@ -16,6 +16,10 @@ export interface ShardTask {
   readonly shardCount: number;
   readonly serverUri?: string;
   readonly bootstrapUri?: string;
+  /** coaps:// DM server URI for the PSK devices when the fleet mixes NoSec and PSK devices. */
+  readonly secureServerUri?: string;
+  /** coaps:// Bootstrap-Server URI for the PSK devices when the fleet mixes NoSec and PSK devices that bootstrap. */
+  readonly secureBootstrapUri?: string;
   /** Common start of the run (epoch ms), so every shard's snapshot covers the same interval. */
   readonly startedAt: number;
   readonly logLevel: LogLevel;
@@ -54,6 +58,8 @@ export async function runShardTask(task: ShardTask): Promise<MetricsSnapshot> {
     shardCount: task.shardCount,
     ...(task.serverUri ? { serverUri: task.serverUri } : {}),
     ...(task.bootstrapUri ? { bootstrapUri: task.bootstrapUri } : {}),
+    ...(task.secureServerUri ? { secureServerUri: task.secureServerUri } : {}),
+    ...(task.secureBootstrapUri ? { secureBootstrapUri: task.secureBootstrapUri } : {}),
     clock: systemClock,
     log,
     models: modelsFor(task.scenario),

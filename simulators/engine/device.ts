@@ -23,6 +23,10 @@ export interface DeviceEnvironment {
   /** DM server and bootstrap server URIs for this run. */
   readonly serverUri?: string;
   readonly bootstrapUri?: string;
+  /** coaps:// DM server URI for the PSK devices of a fleet mixing NoSec and PSK devices (embedded target). */
+  readonly secureServerUri?: string;
+  /** coaps:// Bootstrap-Server URI for the PSK devices of a fleet mixing NoSec and PSK devices that bootstrap (Cumulocity-style). */
+  readonly secureBootstrapUri?: string;
   readonly clock: Clock;
   readonly metrics: MetricsRegistry;
   readonly log: Logger;
@@ -69,6 +73,10 @@ export class SimDevice {
     const d = s.devices;
     const sec = resolved.security;
     const psk = sec.mode === 'psk' ? { pskIdentity: sec.identity, pskKey: sec.key } : {};
+    // The Bootstrap-Server credentials of a device list that has them (Cumulocity's `bootstrap psk_id`/`psk_key`), else the device's PSK.
+    const row = resolved.csvRow;
+    const bsPsk = sec.mode === 'psk' && row?.bootstrapIdentity !== undefined && row.bootstrapKey !== undefined
+      ? { pskIdentity: row.bootstrapIdentity, pskKey: row.bootstrapKey } : psk;
     this.random = (() => {
       const p = createPrng(hashSeed('device', s.options.seed, resolved.index));
       return () => p.next();
@@ -97,13 +105,13 @@ export class SimDevice {
       clock: env.clock,
       seed: hashSeed('values', s.options.seed, resolved.index),
       servers: d.bootstrap || !env.serverUri ? [] : [{
-        uri: env.serverUri,
+        uri: sec.mode === 'psk' && env.secureServerUri !== undefined ? env.secureServerUri : env.serverUri,
         lifetime: resolved.lifetimeS,
         binding: resolved.binding,
         ...(resolved.shortServerId !== undefined ? { shortServerId: resolved.shortServerId } : {}),
         ...psk,
       }],
-      ...(d.bootstrap && env.bootstrapUri ? { bootstrap: { uri: env.bootstrapUri, ...psk } } : {}),
+      ...(d.bootstrap && env.bootstrapUri ? { bootstrap: { uri: sec.mode === 'psk' && env.secureBootstrapUri !== undefined ? env.secureBootstrapUri : env.bootstrapUri, ...bsPsk } } : {}),
       device: {
         manufacturer: d.device.manufacturer ?? 'lwm2m-fleet',
         modelNumber: d.device.modelNumber ?? 'simulator',

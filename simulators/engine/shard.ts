@@ -14,6 +14,10 @@ export interface ShardOptions {
   readonly shardCount: number;
   readonly serverUri?: string;
   readonly bootstrapUri?: string;
+  /** coaps:// DM server URI for the PSK devices when the fleet mixes NoSec and PSK devices. */
+  readonly secureServerUri?: string;
+  /** coaps:// Bootstrap-Server URI for the PSK devices when the fleet mixes NoSec and PSK devices that bootstrap. */
+  readonly secureBootstrapUri?: string;
   readonly clock: Clock;
   readonly log: Logger;
   readonly models: ModelRegistry;
@@ -83,6 +87,8 @@ export class ShardRunner {
         scenario: s,
         ...(this.opts.serverUri ? { serverUri: this.opts.serverUri } : {}),
         ...(this.opts.bootstrapUri ? { bootstrapUri: this.opts.bootstrapUri } : {}),
+        ...(this.opts.secureServerUri ? { secureServerUri: this.opts.secureServerUri } : {}),
+        ...(this.opts.secureBootstrapUri ? { secureBootstrapUri: this.opts.secureBootstrapUri } : {}),
         clock: this.opts.clock,
         metrics: this.opts.metrics,
         log: this.opts.log,

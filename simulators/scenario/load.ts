@@ -18,6 +18,10 @@ import {
 } from '../../src/client/generators.js';
 import { LWM2M_1_0_BINDINGS, bindingProblem } from '../../src/client/binding.js';
 import { modelFor } from '../../src/client/device-factory.js';
+import { ProfileFileError } from '../../src/server/profiles/issues.js';
+import { parseThingsBoardProfile } from '../../src/server/profiles/thingsboard/profile.js';
+import { parseDeviceWiseProfile } from '../../src/server/profiles/devicewise/profile.js';
+import { cumulocityPlatform } from '../cumulocity.js';
 import { LwM2MError, isLwM2MError } from '../../src/core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../../src/core/logger.js';
 import { formatPath, parsePath, type LwM2MPath } from '../../src/core/path.js';
@@ -29,7 +33,7 @@ import {
   DEFAULT_AWAKE_TIME_MS, DEFAULT_ENDPOINT_PATTERN, DEFAULT_EXPECT_WITHIN_MS, DEFAULT_LIFETIME_S, DEFAULT_SEED,
   FIRMWARE_OUTCOMES, MAX_CSV_BYTES, MAX_DEVICES, MAX_DURATION_MS, MAX_LOOP_COUNT, MAX_LOOP_DEPTH, MAX_SCENARIO_BYTES,
   MAX_TOTAL_STEPS, arrivalsBy, formatIssue, formatPattern, isQueueBinding,
-  type BindingMode, type CoapUri, type CompiledPattern, type DeviceCsv, type DeviceCsvRow, type DeviceInfo,
+  type BindingMode, type CoapUri, type EmbeddedPlatform, type CompiledPattern, type DeviceCsv, type DeviceCsvRow, type DeviceInfo,
   type DevicesSpec, type EndSpec, type ExpectOperation, type FirmwareOutcome, type Flow, type InstanceSpec,
   type LwM2MVersion, type ObjectSpec, type PatternPart, type PatternVars, type Phase, type PlaceholderName,
   type PskKeySource, type ResourceValueSpec, type RunOptions, type ScalarValue, type Scenario, type ScenarioIssue,
@@ -701,11 +705,32 @@ function normTarget(ctx: Ctx, v: unknown): Target | undefined {
     return server ? { kind: 'remote', server } : undefined;
   }
   if (!isObj(v)) return undefined;
+  if (v.embedded !== undefined) return { kind: 'embedded' }; // its platform: normPlatform
   const server = v.server === undefined ? undefined : parseCoapUri(ctx, v.server, [...path, 'server']);
   const bootstrap = v.bootstrap === undefined ? undefined : parseCoapUri(ctx, v.bootstrap, [...path, 'bootstrap']);
   if ((v.server !== undefined && !server) || (v.bootstrap !== undefined && !bootstrap)) return undefined;
   if (!server && !bootstrap) return undefined;
   return { kind: 'remote', ...(server ? { server } : {}), ...(bootstrap ? { bootstrap } : {}) };
+}
+
+/** `target: { embedded: { profile, deviceProfile } }`: reads and validates the platform's device profile. */
+async function normPlatform(ctx: Ctx, v: unknown): Promise<EmbeddedPlatform | undefined> {
+  if (!isObj(v) || !isObj(v.embedded)) return undefined;
+  const e = v.embedded;
+  const path = ['target', 'embedded', 'deviceProfile'];
+  const rel = str(e.deviceProfile);
+  if (rel === undefined) return undefined; // the schema reported it
+  const read = await ctx.readText(rel, path, 'device profile', MAX_SCENARIO_BYTES);
+  if (!read) return undefined;
+  try {
+    if (e.profile === 'thingsboard') return { profile: 'thingsboard', file: read.abs, thingsBoard: parseThingsBoardProfile(read.text, read.abs).profile };
+    if (e.profile === 'devicewise') return { profile: 'devicewise', file: read.abs, deviceWise: parseDeviceWiseProfile(read.text, read.abs) };
+    if (e.profile === 'cumulocity') return cumulocityPlatform(ctx, read.abs, read.text);
+  } catch (err) {
+    if (!(err instanceof ProfileFileError)) throw err;
+    for (const i of err.issues) if (i.severity === 'error') ctx.external(read.abs, i.line, i.column, i.message);
+  }
+  return undefined;
 }
 
 function normOptions(v: unknown): RunOptions {
@@ -1882,7 +1907,9 @@ export async function parseScenario(text: string, file: string, options: ParseOp
   }
   if (!isObj(data)) throw new ScenarioError(sortIssues(ctx.issues));
 
-  const target = normTarget(ctx, data.target);
+  const platform = await normPlatform(ctx, data.target);
+  const plain = normTarget(ctx, data.target);
+  const target: Target | undefined = plain?.kind === 'embedded' && platform ? { kind: 'embedded', platform } : plain;
   const options2 = normOptions(data.options);
   const devices = await normDevices(ctx, data.devices, target);
   const phases = normPhases(ctx, data.phases);

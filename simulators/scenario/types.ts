@@ -18,6 +18,9 @@
  * or ajv.
  */
 import { createHmac } from 'node:crypto';
+import type { CumulocityImportResult } from '../../src/server/profiles/cumulocity.js';
+import type { ThingsBoardProfile } from '../../src/server/profiles/thingsboard/profile.js';
+import type { DeviceWiseProfile } from '../../src/server/profiles/devicewise/profile.js';
 import { createPrng, hashSeed, type GeneratorSpec } from '../../src/client/generators.js';
 import { LwM2MError } from '../../src/core/errors.js';
 import type { LogLevel } from '../../src/core/logger.js';
@@ -135,8 +138,20 @@ export interface CoapUri {
  * and/or a bootstrap server somewhere else (at least one of the two).
  */
 export type Target =
-  | { readonly kind: 'embedded' }
+  | { readonly kind: 'embedded'; readonly platform?: EmbeddedPlatform }
   | { readonly kind: 'remote'; readonly server?: CoapUri; readonly bootstrap?: CoapUri };
+
+/**
+ * `target: { embedded: { profile, deviceProfile } }`: the embedded server behaves like a platform —
+ * ThingsBoard (the device profile is applied to every registration, telemetry by keyName) or deviceWISE
+ * (a second, custom DM server; devices bootstrap to both with their own PSKs, ACL from the profile).
+ * The profile file is parsed (and validated) when the scenario loads.
+ */
+export type EmbeddedPlatform =
+  | { readonly profile: 'thingsboard'; readonly file: string; readonly thingsBoard: ThingsBoardProfile }
+  | { readonly profile: 'devicewise'; readonly file: string; readonly deviceWise: DeviceWiseProfile }
+  /** Cumulocity: the bulk-registration CSV (bootstrap configs, PSKs, awake times, FOTA settings; see simulators/cumulocity.ts). */
+  | { readonly profile: 'cumulocity'; readonly file: string; readonly cumulocity: CumulocityImportResult };
 
 // ---- devices -------------------------------------------------------------------------------------
 
