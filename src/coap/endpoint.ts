@@ -41,6 +41,12 @@ import type {
 
 export type * from './types.js';
 
+const EMPTY = Buffer.alloc(0);
+
+function isPromiseLike<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
 export interface CoapEndpointOptions {
   socket: DatagramSocket;
   /** RFC 7252 §4.8 parameters for this endpoint (ms). Default ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4. */
@@ -99,11 +105,12 @@ export class CoapEndpoint implements ObservationHost {
   private readonly piggybackReplyMs: number;
   private readonly closeSocket: boolean;
   private handler: CoapRequestHandler;
-  private readonly pending = new Set<Pending>();
-  private readonly clientObservations = new Set<ClientObservationImpl>();
-  private readonly serverObservations = new Map<string, ServerObservationImpl>();
+  // The collections below are created on first use (an idle device holds none of them).
+  private pending: Set<Pending> | undefined;
+  private clientObservations: Set<ClientObservationImpl> | undefined;
+  private serverObservations: Map<string, ServerObservationImpl> | undefined;
   /** Explicit Block2 requests in flight, by token (hex). */
-  private readonly explicitBlock2 = new Map<string, ExplicitBlock2>();
+  private explicitBlock2: Map<string, ExplicitBlock2> | undefined;
   /** Streamed Block1 receive, created by onBlock1Stream(). */
   private block1Receiver: Block1Receiver | undefined;
   /** Set by onBlock1Stream; the receiver itself is built on the first Block1 request (most devices never get one). */
@@ -137,8 +144,8 @@ export class CoapEndpoint implements ObservationHost {
       ...(options.messageCacheEntries !== undefined ? { maxEntries: options.messageCacheEntries } : {}),
       logger: this.logger,
       screenRequest: (msg, h, rinfo) => this.screenRequest(msg, h, rinfo),
-      filterClientResponse: (msg, h) => (this.explicitBlock2.size > 0 ? this.takeExplicitBlock2(msg, h) : msg),
-      onServerReset: (peer, token) => this.serverObservations.get(observationKey(peer, token))?.finish('reset'),
+      filterClientResponse: (msg, h) => (this.explicitBlock2 !== undefined && this.explicitBlock2.size > 0 ? this.takeExplicitBlock2(msg, h) : msg),
+      onServerReset: (peer, token) => this.serverObservations?.get(observationKey(peer, token))?.finish('reset'),
       attachSide: (side) => {
         if (this.closed) return;
         // A stray or late datagram for the client side still gets node-coap's answer (RST to an unknown
@@ -194,7 +201,7 @@ export class CoapEndpoint implements ObservationHost {
       this.agentIdleTimer = undefined;
       if (this.closed || this.agentInstance !== agent) return;
       // A request or observation of ours re-arms this when it ends.
-      if (this.pending.size > 0 || this.clientObservations.size > 0) return;
+      if ((this.pending?.size ?? 0) > 0 || (this.clientObservations?.size ?? 0) > 0) return;
       if (CoapEndpoint.agentHolds(agent)) {
         // node-coap's own leftovers (an ACK being sent): look again later, not in a tight loop.
         this.scheduleAgentRelease(agent, Math.max(this.agentIdleMs, this.timing.ackTimeoutMs));
@@ -282,7 +289,7 @@ export class CoapEndpoint implements ObservationHost {
           this.agentInstance?._tkToReq.delete(token.toString('hex'));
         }
         const obs = new ClientObservationImpl(this, target, first, established ? stream : undefined, options.maxBuffered ?? 256);
-        if (established) this.clientObservations.add(obs);
+        if (established) (this.clientObservations ??= new Set()).add(obs);
         resolve(obs);
       }, reject);
     });
@@ -292,10 +299,10 @@ export class CoapEndpoint implements ObservationHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of [...this.pending]) p.reject(new CoapError('COAP_CLOSED', 'endpoint closed'));
-    this.pending.clear();
-    for (const o of [...this.clientObservations]) o.terminate();
-    for (const o of [...this.serverObservations.values()]) o.finish('closed');
+    for (const p of [...(this.pending ?? [])]) p.reject(new CoapError('COAP_CLOSED', 'endpoint closed'));
+    this.pending?.clear();
+    for (const o of [...(this.clientObservations ?? [])]) o.terminate();
+    for (const o of [...(this.serverObservations?.values() ?? [])]) o.finish('closed');
     this.block1Receiver?.abortAll('closed');
     this.agentIdleTimer?.cancel();
     this.serverInstance?.close();
@@ -320,7 +327,7 @@ export class CoapEndpoint implements ObservationHost {
 
   /** @internal */
   forgetClientObservation(o: ClientObservationImpl): void {
-    this.clientObservations.delete(o);
+    this.clientObservations?.delete(o);
     this.scheduleAgentRelease(this.agentInstance);
   }
 
@@ -339,7 +346,7 @@ export class CoapEndpoint implements ObservationHost {
    * node-coap's Agent does not request the following blocks itself and buffer the whole body.
    */
   private takeExplicitBlock2(msg: Buffer, h: HeaderInfo): Buffer {
-    const entry = this.explicitBlock2.get(h.token.toString('hex'));
+    const entry = this.explicitBlock2?.get(h.token.toString('hex'));
     if (!entry || readOption(msg, h, OptionNumber.Block2) === undefined) return msg;
     try {
       const p = parse(msg);
@@ -375,8 +382,8 @@ export class CoapEndpoint implements ObservationHost {
     const explicitKey = explicit && token ? token.toString('hex') : undefined;
     const cleanup = (): void => {
       settled = true;
-      this.pending.delete(pending);
-      if (explicitKey !== undefined && this.explicitBlock2.get(explicitKey) === explicit) this.explicitBlock2.delete(explicitKey);
+      this.pending?.delete(pending);
+      if (explicitKey !== undefined && this.explicitBlock2?.get(explicitKey) === explicit) this.explicitBlock2?.delete(explicitKey);
       for (const t of timers) t.cancel();
       target.signal?.removeEventListener('abort', onAbort);
       this.scheduleAgentRelease(agent);
@@ -392,7 +399,7 @@ export class CoapEndpoint implements ObservationHost {
       onAbort();
       return;
     }
-    this.pending.add(pending);
+    (this.pending ??= new Set()).add(pending);
     target.signal?.addEventListener('abort', onAbort, { once: true });
 
     try {
@@ -421,7 +428,7 @@ export class CoapEndpoint implements ObservationHost {
           // RFC 7959 §2.4: ask for one block (by number, so node-coap's Agent does not treat it as its own).
           r.setOption(String(OptionNumber.Block2), encodeBlock({ num: target.block2.num, more: false, szx: target.block2.szx }));
           if (target.block2.num === 0) r.setOption(String(OptionNumber.Size2), Buffer.alloc(0)); // RFC 7959 §4: ask for Size2
-          if (explicit && explicitKey !== undefined) this.explicitBlock2.set(explicitKey, explicit);
+          if (explicit && explicitKey !== undefined) (this.explicitBlock2 ??= new Map()).set(explicitKey, explicit);
         }
         for (const o of target.options ?? []) r.setOption(String(o.number), o.value);
         r.on('response', (res: IncomingMessage) => {
@@ -524,33 +531,48 @@ export class CoapEndpoint implements ObservationHost {
   private onServerRequest(req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream): void {
     res.on('error', (err: Error) => this.logger.warn({ err }, 'coap response error'));
     const packet = req._packet;
-    const token = packet.token ?? Buffer.alloc(0);
+    const token = packet.token ?? EMPTY;
     const source: PeerAddress = { address: req.rsinfo.address, port: req.rsinfo.port };
-    const options = messageOptions(req);
-    const segments = optionValues(options, 'Uri-Path').map(asText);
-    const observeValue = asNumber(optionValues(options, 'Observe')[0]);
-    const key = observationKey(source, token);
+    // One pass over the options node-coap already parsed (not one per option we read).
+    const segments: string[] = [];
+    const query: string[] = [];
+    let observeRaw: unknown;
+    let block2Raw: unknown;
+    for (const o of messageOptions(req)) {
+      switch (o.name) {
+        case 'Uri-Path': segments.push(asText(o.value)); break;
+        case 'Uri-Query': query.push(asText(o.value)); break;
+        case 'Observe': observeRaw ??= o.value; break;
+        case 'Block2': block2Raw ??= o.value; break;
+        default: break;
+      }
+    }
+    const observeValue = asNumber(observeRaw);
+    const isObserve = res instanceof ObserveWriteStream;
+    // The key of an observation (by peer and token) only where observations are involved.
+    const key = isObserve || (this.serverObservations !== undefined && (observeValue === 0 || observeValue === 1))
+      ? observationKey(source, token) : undefined;
 
     // RFC 7641 §3.6: GET with Observe 1 and the token of an observation deregisters it; §4.1: a new
     // registration with the same token replaces the old one.
-    const existing = this.serverObservations.get(key);
+    const existing = key !== undefined ? this.serverObservations?.get(key) : undefined;
     if (existing && observeValue === 1) existing.finish('deregistered');
     else if (existing && observeValue === 0) existing.finish('replaced');
 
     const method = req.method as CoapMethod | undefined;
-    const observation = res instanceof ObserveWriteStream ? new ServerObservationImpl(this, res, source, token, key) : undefined;
+    const observation = isObserve && key !== undefined ? new ServerObservationImpl(this, res, source, token, key) : undefined;
     if (observation && packet.confirmable) observation.armPiggybackTimer(packet.messageId ?? 0, this.piggybackReplyMs);
 
     const incoming: IncomingCoapRequest = {
       method: method ?? 'GET',
       pathSegments: segments,
       path: `/${segments.join('/')}`,
-      query: optionValues(options, 'Uri-Query').map(asText),
-      payload: req.payload ?? Buffer.alloc(0),
+      query,
+      payload: req.payload ?? EMPTY,
       contentFormat: formatNumber(req.headers['Content-Format']),
       accept: formatNumber(req.headers.Accept),
       observe: observeValue,
-      block2: asBlock(optionValues(options, 'Block2')[0]),
+      block2: asBlock(block2Raw),
       token,
       confirmable: packet.confirmable === true,
       source,
@@ -566,18 +588,31 @@ export class CoapEndpoint implements ObservationHost {
         this.logger.warn({ err }, 'coap reply failed');
       }
     };
+    const fail = (err: unknown): void => respond(this.errorReply(err));
     if (method === undefined) {
       respond({ code: '4.05' }); // RFC 7252 §5.8: unknown method
       return;
     }
-    // Always answer after node-coap's emit('request') returned, sync handler or not: node-coap copies
-    // the response options into its Block2 cache right after the emit when the response is already
-    // sent (server.js saveAdditionalBlock2Options), and keepBlock2Options() does it otherwise — doing
-    // both would duplicate Content-Format in later blocks.
-    const handler = this.handler;
-    Promise.resolve()
-      .then(() => handler(incoming))
-      .then(respond, (err: unknown) => respond(this.errorReply(err)));
+    let result: CoapReply | Promise<CoapReply>;
+    try {
+      result = this.handler(incoming);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    if (isPromiseLike(result)) {
+      // Answered after node-coap's emit('request') returned (a then-callback always runs later).
+      result.then(respond, fail);
+      return;
+    }
+    // A synchronous answer goes out at once — unless node-coap may keep a Block2 cache entry for it: it
+    // copies the response options into that entry right after the emit when the response is already
+    // sent (server.js saveAdditionalBlock2Options), and keepBlock2Options() does it for a later answer —
+    // doing both would duplicate Content-Format in later blocks. A request without Block2 answered with
+    // less than one block (node-coap's maxBlock2, 1024), or with an explicit block, never has one.
+    const reply = result;
+    const size = reply.payload === undefined ? 0 : typeof reply.payload === 'string' ? Buffer.byteLength(reply.payload) : reply.payload.length;
+    if (observation === undefined && block2Raw === undefined && (size < 1024 || reply.block2 !== undefined)) respond(reply);
+    else queueMicrotask(() => respond(reply));
   }
 
   private errorReply(err: unknown): CoapReply {
@@ -640,12 +675,12 @@ export class CoapEndpoint implements ObservationHost {
 
   /** @internal */
   registerServerObservation(key: string, o: ServerObservationImpl): void {
-    this.serverObservations.set(key, o);
+    (this.serverObservations ??= new Map()).set(key, o);
   }
 
   /** @internal */
   unregisterServerObservation(key: string, o: ServerObservationImpl): void {
-    if (this.serverObservations.get(key) === o) this.serverObservations.delete(key);
+    if (this.serverObservations?.get(key) === o) this.serverObservations.delete(key);
   }
 
   /** @internal */

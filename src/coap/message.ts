@@ -19,14 +19,15 @@ export const OptionNumber = {
 } as const;
 
 export interface HeaderInfo {
-  type: MessageTypeValue;
-  tokenLength: number;
-  codeClass: number;
-  codeDetail: number;
+  readonly type: MessageTypeValue;
+  readonly tokenLength: number;
+  readonly codeClass: number;
+  readonly codeDetail: number;
   /** "c.dd" */
-  code: string;
-  messageId: number;
-  token: Buffer;
+  readonly code: string;
+  readonly messageId: number;
+  /** A view into the message (not a copy). */
+  readonly token: Buffer;
 }
 
 /**
@@ -40,18 +41,33 @@ export function peekHeader(msg: Buffer): HeaderInfo | undefined {
   if (b0 >> 6 !== 1) return undefined;
   const tokenLength = b0 & 0x0f;
   if (tokenLength > 8 || msg.length < 4 + tokenLength) return undefined;
-  const c = msg[1] as number;
-  const codeClass = c >> 5;
-  const codeDetail = c & 0x1f;
-  return {
-    type: ((b0 >> 4) & 0x03) as MessageTypeValue,
-    tokenLength,
-    codeClass,
-    codeDetail,
-    code: `${codeClass}.${String(codeDetail).padStart(2, '0')}`,
-    messageId: msg.readUInt16BE(2),
-    token: msg.subarray(4, 4 + tokenLength),
-  };
+  return new Header(msg, b0, tokenLength);
+}
+
+/** A header read once per datagram; the code text and the token view are made only when asked for. */
+class Header implements HeaderInfo {
+  readonly type: MessageTypeValue;
+  readonly codeClass: number;
+  readonly codeDetail: number;
+  readonly messageId: number;
+  private tokenView: Buffer | undefined;
+
+  constructor(private readonly msg: Buffer, b0: number, readonly tokenLength: number) {
+    const c = msg[1] as number;
+    this.type = ((b0 >> 4) & 0x03) as MessageTypeValue;
+    this.codeClass = c >> 5;
+    this.codeDetail = c & 0x1f;
+    this.messageId = ((msg[2] as number) << 8) | (msg[3] as number);
+  }
+
+  get code(): string {
+    return `${this.codeClass}.${String(this.codeDetail).padStart(2, '0')}`;
+  }
+
+  get token(): Buffer {
+    this.tokenView ??= this.msg.subarray(4, 4 + this.tokenLength);
+    return this.tokenView;
+  }
 }
 
 /** An Empty message (RFC 7252 §4.1: code 0.00, TKL 0, no options or payload). */

@@ -89,9 +89,9 @@ interface Seen {
   reply: Buffer | undefined;
 }
 
-/** Canonical text of an IP literal, so 'addr|port' keys from rinfo and from send() agree. */
+/** Canonical text of an IP literal, so keys from rinfo and from send() agree. */
 export function canonicalAddress(address: string): string {
-  if (isIP(address) !== 6) return address;
+  if (!address.includes(':') || isIP(address) !== 6) return address; // IPv4 (the usual case) as it is
   try {
     return new URL(`coap://[${address}]/`).hostname.slice(1, -1);
   } catch {
@@ -99,8 +99,76 @@ export function canonicalAddress(address: string): string {
   }
 }
 
-function peerKey(address: string, port: number): string {
-  return `${canonicalAddress(address)}|${port}`;
+/**
+ * Per-message bookkeeping keyed per peer without building a string per message: address → (port, MID)
+ * as one number → entry. Each inner Map is in insertion order (oldest first), and so is the outer one
+ * (peers in the order they were first remembered), which expiry and the size bound walk.
+ */
+class PeerTable<V extends { expiresAt: number }> {
+  private readonly byAddress = new Map<string, Map<number, V>>();
+  private count = 0;
+
+  constructor(private readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(address: string, port: number, messageId: number): V | undefined {
+    return this.byAddress.get(address)?.get(port * 0x10000 + messageId);
+  }
+
+  delete(address: string, port: number, messageId: number): void {
+    const inner = this.byAddress.get(address);
+    if (inner?.delete(port * 0x10000 + messageId)) {
+      this.count--;
+      if (inner.size === 0) this.byAddress.delete(address);
+    }
+  }
+
+  /** Insert as the newest, purge expired heads (this peer's and the oldest peer's), evict the oldest beyond the bound. */
+  remember(address: string, port: number, messageId: number, value: V, now: number): void {
+    const key = port * 0x10000 + messageId;
+    let inner = this.byAddress.get(address);
+    if (!inner) {
+      inner = new Map();
+      this.byAddress.set(address, inner);
+    }
+    if (inner.delete(key)) this.count--;
+    inner.set(key, value);
+    this.count++;
+    this.purge(address, inner, now);
+    const oldest = this.byAddress.entries().next().value;
+    if (oldest && oldest[1] !== inner) this.purge(oldest[0], oldest[1], now);
+  }
+
+  private purge(address: string, inner: Map<number, V>, now: number): void {
+    let budget = 64;
+    for (const [k, v] of inner) {
+      if (budget-- <= 0) break;
+      if (v.expiresAt <= now || this.count > this.maxEntries) {
+        inner.delete(k);
+        this.count--;
+      } else break;
+    }
+    // Still above the bound (the flood comes from another peer): evict the oldest peers' oldest entries.
+    for (let guard = 0; this.count > this.maxEntries && guard < 64; guard++) {
+      const first = this.byAddress.entries().next().value;
+      if (!first) break;
+      const head = first[1].keys().next();
+      if (head.done === true) this.byAddress.delete(first[0]);
+      else {
+        first[1].delete(head.value);
+        this.count--;
+      }
+    }
+    if (inner.size === 0) this.byAddress.delete(address);
+  }
+
+  clear(): void {
+    this.byAddress.clear();
+    this.count = 0;
+  }
 }
 
 export class CoapMux {
@@ -113,8 +181,9 @@ export class CoapMux {
   private readonly maxEntries: number;
   private readonly exchangeLifetimeMs: number;
   private readonly nonLifetimeMs: number;
-  private readonly seen = new Map<string, Seen>();
-  private readonly outstanding = new Map<string, Outstanding>();
+  /** Incoming MIDs (RFC 7252 §4.5) and outgoing CON/NON MIDs awaiting ACK/RST: made on first use. */
+  private seenTable: PeerTable<Seen> | undefined;
+  private outstandingTable: PeerTable<Outstanding> | undefined;
   private readonly screenRequest: MuxOptions['screenRequest'];
   private readonly onServerReset: MuxOptions['onServerReset'];
   private readonly attachSide: MuxOptions['attachSide'];
@@ -156,12 +225,12 @@ export class CoapMux {
 
   /** Number of remembered incoming / outstanding outgoing MIDs (for tests and leak checks). */
   get sizes(): { seen: number; outstanding: number } {
-    return { seen: this.seen.size, outstanding: this.outstanding.size };
+    return { seen: this.seenTable?.size ?? 0, outstanding: this.outstandingTable?.size ?? 0 };
   }
 
   /** Whether a CON we sent to address:port with this MID is still waiting for its ACK/RST. */
   isOutstanding(address: string, port: number, messageId: number): boolean {
-    const out = this.outstanding.get(`${peerKey(address, port)}|${messageId}`);
+    const out = this.outstandingTable?.get(canonicalAddress(address), port, messageId);
     return out !== undefined && out.expiresAt > this.clock.now();
   }
 
@@ -180,8 +249,8 @@ export class CoapMux {
     this.closed = true;
     this.socket.removeListener('message', this.onMessage);
     this.socket.removeListener('error', this.onError);
-    this.seen.clear();
-    this.outstanding.clear();
+    this.seenTable?.clear();
+    this.outstandingTable?.clear();
   }
 
   /** Sends raw bytes on behalf of the endpoint (scripted replies); bypasses bookkeeping except replies. */
@@ -200,16 +269,17 @@ export class CoapMux {
     }
     const h = peekHeader(msg);
     if (h) {
-      const key = `${peerKey(address, port)}|${h.messageId}`;
-      const now = this.clock.now();
-      if (h.type === MessageType.CON) {
-        this.remember(this.outstanding, key, { side, token: Buffer.from(h.token), expiresAt: now + this.exchangeLifetimeMs });
-      } else if (h.type === MessageType.NON && side === 'server' && h.codeClass >= 2) {
-        // A NON notification can be answered with RST (RFC 7641 §3.6).
-        this.remember(this.outstanding, key, { side, token: Buffer.from(h.token), expiresAt: now + this.nonLifetimeMs });
+      if (h.type === MessageType.CON || (h.type === MessageType.NON && side === 'server' && h.codeClass >= 2)) {
+        // A NON notification can be answered with RST too (RFC 7641 §3.6).
+        const ttl = h.type === MessageType.CON ? this.exchangeLifetimeMs : this.nonLifetimeMs;
+        const now = this.clock.now();
+        (this.outstandingTable ??= new PeerTable(this.maxEntries)).remember(
+          canonicalAddress(address), port, h.messageId, { side, token: Buffer.from(h.token), expiresAt: now + ttl }, now);
       } else if (h.type === MessageType.ACK || h.type === MessageType.RST) {
-        const seen = this.seen.get(key);
-        if (seen) seen.reply = Buffer.from(msg);
+        // Kept as it is, not copied: node-coap builds a fresh buffer per message and never changes it
+        // (it retransmits that same buffer).
+        const seen = this.seenTable?.get(canonicalAddress(address), port, h.messageId);
+        if (seen) seen.reply = msg;
       }
     }
     try {
@@ -230,7 +300,7 @@ export class CoapMux {
       this.stats.malformed++; // RFC 7252 §3: unknown version / format error → silently ignore
       return;
     }
-    const peer = peerKey(rinfo.address, rinfo.port);
+    const peer = canonicalAddress(rinfo.address);
     if (h.codeClass === 0 && h.codeDetail === 0) {
       this.receiveEmpty(msg, h, peer, rinfo);
       return;
@@ -257,13 +327,12 @@ export class CoapMux {
       }
       if (h.type === MessageType.ACK) {
         // Piggybacked response (RFC 7252 §5.2.1): must answer a CON the client side has outstanding.
-        const key = `${peer}|${h.messageId}`;
-        const out = this.outstanding.get(key);
+        const out = this.outstandingTable?.get(peer, rinfo.port, h.messageId);
         if (!out || out.side !== 'client' || out.expiresAt <= this.clock.now()) {
           this.stats.unmatched++;
           return;
         }
-        this.outstanding.delete(key);
+        this.outstandingTable?.delete(peer, rinfo.port, h.messageId);
         this.deliver('client', this.clientResponse(msg, h), rinfo);
         return;
       }
@@ -306,13 +375,12 @@ export class CoapMux {
       return;
     }
     // ACK / RST: RFC 7252 §4.2 — match to the CON (or NON) we sent with that MID to that peer.
-    const key = `${peer}|${h.messageId}`;
-    const out = this.outstanding.get(key);
+    const out = this.outstandingTable?.get(peer, rinfo.port, h.messageId);
     if (!out || out.expiresAt <= this.clock.now()) {
       this.stats.unmatched++;
       return;
     }
-    this.outstanding.delete(key);
+    this.outstandingTable?.delete(peer, rinfo.port, h.messageId);
     if (out.side === 'client') {
       this.deliver('client', msg, rinfo);
       return;
@@ -329,9 +397,8 @@ export class CoapMux {
    * (or piggybacked response) again; one still being processed, and a duplicate NON, are dropped.
    */
   private isDuplicate(h: HeaderInfo, peer: string, rinfo: RemoteInfo): boolean {
-    const key = `${peer}|${h.messageId}`;
     const now = this.clock.now();
-    const entry = this.seen.get(key);
+    const entry = this.seenTable?.get(peer, rinfo.port, h.messageId);
     if (entry && entry.expiresAt > now) {
       if (h.type === MessageType.CON && entry.reply) {
         this.stats.duplicatesAnswered++;
@@ -346,21 +413,8 @@ export class CoapMux {
       return true;
     }
     const ttl = h.type === MessageType.CON ? this.exchangeLifetimeMs : this.nonLifetimeMs;
-    this.remember(this.seen, key, { expiresAt: now + ttl, reply: undefined });
+    (this.seenTable ??= new PeerTable(this.maxEntries)).remember(peer, rinfo.port, h.messageId, { expiresAt: now + ttl, reply: undefined }, now);
     return false;
-  }
-
-  /** Insert at the end (Map keeps insertion order), purge expired heads, evict the oldest beyond the bound. */
-  private remember<V extends { expiresAt: number }>(map: Map<string, V>, key: string, value: V): void {
-    map.delete(key);
-    map.set(key, value);
-    const now = this.clock.now();
-    let budget = 64;
-    for (const [k, v] of map) {
-      if (budget-- <= 0) break;
-      if (v.expiresAt <= now || map.size > this.maxEntries) map.delete(k);
-      else break;
-    }
   }
 }
 

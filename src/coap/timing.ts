@@ -114,28 +114,44 @@ function secondsWithWholeMs(ms: number): number {
   return Math.ceil(ms / 1000);
 }
 
-const cache = new WeakMap<CoapTiming, Record<SwappedKey, number>>();
+const cache = new WeakMap<CoapTiming, ReadonlyArray<readonly [SwappedKey, number]>>();
+
+/** node-coap's parameter values for `timing`, as a list (computed once per timing object). */
+function entriesFor(timing: CoapTiming): ReadonlyArray<readonly [SwappedKey, number]> {
+  let entries = cache.get(timing);
+  if (!entries) {
+    entries = Object.entries(toNodeCoap(timing)) as Array<[SwappedKey, number]>;
+    cache.set(timing, entries);
+  }
+  return entries;
+}
 
 /**
  * Runs `fn` (synchronous — no await inside) with node-coap's global transmission parameters set to
- * `timing`, then restores the previous values, also when `fn` throws. Nested calls are fine.
+ * `timing`, then restores the previous values, also when `fn` throws. Nested calls are fine. When the
+ * global values already are `timing`'s (the usual case: most endpoints use the defaults), nothing is
+ * swapped.
  */
 export function withCoapTiming<T>(timing: CoapTiming, fn: () => T): T {
-  let values = cache.get(timing);
-  if (!values) {
-    values = toNodeCoap(timing);
-    cache.set(timing, values);
-  }
+  const entries = entriesFor(timing);
   // The one place that writes node-coap's module-global parameters object.
   const p = parameters as unknown as Record<SwappedKey, number>;
-  const saved = {} as Record<SwappedKey, number>;
-  for (const k of Object.keys(values) as SwappedKey[]) {
-    saved[k] = p[k];
-    p[k] = values[k];
+  let differs = false;
+  for (const [k, v] of entries) {
+    if (p[k] !== v) {
+      differs = true;
+      break;
+    }
+  }
+  if (!differs) return fn();
+  const saved: Array<[SwappedKey, number]> = [];
+  for (const [k, v] of entries) {
+    saved.push([k, p[k]]);
+    p[k] = v;
   }
   try {
     return fn();
   } finally {
-    for (const k of Object.keys(saved) as SwappedKey[]) p[k] = saved[k];
+    for (const [k, v] of saved) p[k] = v;
   }
 }
