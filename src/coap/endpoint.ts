@@ -31,7 +31,7 @@ import {
 } from './message.js';
 import { CoapMux, canonicalAddress, type MuxStats } from './mux.js';
 import {
-  applyReplyOptions, asBlock, asNumber, asText, isSuccess, messageOptions, optionValues, querySegments, responseFrom, splitPath, toBuffer,
+  applyReplyOptions, asBlock, asNumber, asText, isSuccess, messageOptions, querySegments, responseFrom, splitPath, toBuffer,
 } from './node-coap.js';
 import { ClientObservationImpl, ServerObservationImpl, observationKey, type ObservationHost } from './observe.js';
 import { deriveTiming, resolveTiming, withCoapTiming, type CoapTiming, type DerivedTiming } from './timing.js';

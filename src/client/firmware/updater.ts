@@ -122,6 +122,19 @@ const SCHEMES: Readonly<Record<string, number>> = { 'coap:': 0, 'coaps:': 1, 'ht
 /** Largest header the image format has (fixed part + name + version, ≤ 255 bytes each). */
 const MAX_HEADER = IMAGE_FIXED_HEADER + 2 * 255;
 
+/**
+ * What a device shows of its flash at boot: the last Update Result and the installed package's name and
+ * version, when the flash holds a record. Used without a FirmwareUpdater too (it is made on first use).
+ */
+export function applyFlashRecord(inst: ObjectInstance, flash: FirmwareFlash): void {
+  const saved = flash.load();
+  if (!saved) return;
+  for (const [rid, v] of [[R.PKG_NAME, saved.pkgName], [R.PKG_VERSION, saved.pkgVersion]] as const) {
+    if (v !== undefined && inst.model.resources.has(rid)) inst.set(rid, v);
+  }
+  inst.set(R.UPDATE_RESULT, saved.result);
+}
+
 export class FirmwareUpdater {
   readonly clock: Clock;
   private readonly log: Logger;
@@ -149,6 +162,8 @@ export class FirmwareUpdater {
     private readonly protocols: readonly number[],
     private readonly delivery: number,
     private readonly opts: FirmwareUpdateOptions = {},
+    /** The instance already shows the flash's record (applyFlashRecord at boot): do not load it again. */
+    bootLoaded = false,
   ) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
@@ -161,12 +176,7 @@ export class FirmwareUpdater {
     this.downloaders = { ...opts.downloaders };
     this.connections = opts.connections;
     // A real device reads its last result and installed package from flash at boot.
-    const saved = this.flash.load();
-    if (saved) {
-      this.setIf(R.PKG_NAME, saved.pkgName);
-      this.setIf(R.PKG_VERSION, saved.pkgVersion);
-      this.inst.set(R.UPDATE_RESULT, saved.result);
-    }
+    if (!bootLoaded) applyFlashRecord(this.inst, this.flash);
   }
 
   get state(): number {

@@ -6,7 +6,7 @@
 import { LwM2MError } from '../../core/errors.js';
 import type { ObjectModel } from '../../model/types.js';
 import type { ConnectionFactory } from '../connection.js';
-import { FirmwareUpdater, memoryFlash, type FirmwareUpdateOptions } from '../firmware/updater.js';
+import { FirmwareUpdater, applyFlashRecord, memoryFlash, type FirmwareUpdateOptions } from '../firmware/updater.js';
 import { ObjectInstance } from '../instance.js';
 import { registerWriteStream } from '../operations/write-stream.js';
 import { ManagedObject, checkInt, guardWrites, listValue, requireObjectModel } from './generic.js';
@@ -76,9 +76,15 @@ function resolve<N extends string>(v: number | N, names: Readonly<Record<N, numb
   return n;
 }
 
-/** The Firmware Update object; `updater` drives /5/0 (see src/client/firmware/updater.ts). */
+/**
+ * The Firmware Update object; `updater` drives /5/0 (see src/client/firmware/updater.ts). The updater
+ * (≈ 2 KB) is made on first use — a write of /5/0/0 or /5/0/1, a push stream, Update, Cancel, or a
+ * caller asking for it — not per device: until then /5/0 shows Idle and the flash's record.
+ */
 export class FirmwareObject extends ManagedObject {
   private current: FirmwareUpdater | undefined;
+  /** Makes the updater of the current /5/0 on first use. */
+  private make: (() => FirmwareUpdater) | undefined;
   private connections: ConnectionFactory | undefined;
 
   /** Lets CoAP(S) pulls use the client's ConnectionFactory (LwM2MClient calls this), unless configured. */
@@ -89,15 +95,24 @@ export class FirmwareObject extends ManagedObject {
 
   /** The state machine of the current /5/0 (rebuilt with the instance after a Bootstrap-Delete). */
   get updater(): FirmwareUpdater {
-    if (!this.current) throw new LwM2MError('NOT_FOUND', '/5/0 is not present');
-    return this.current;
-  }
-
-  /** @internal */
-  attach(u: FirmwareUpdater): void {
-    this.current?.dispose();
+    if (this.current) return this.current;
+    if (!this.make) throw new LwM2MError('NOT_FOUND', '/5/0 is not present');
+    const u = this.make();
     this.current = u;
     if (this.connections) u.useConnections(this.connections);
+    return u;
+  }
+
+  /** Whether the updater of the current /5/0 has been made (tests, memory checks). */
+  get updaterCreated(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** @internal A new /5/0: its updater is made by `make` on first use. */
+  attach(make: () => FirmwareUpdater): void {
+    this.current?.dispose();
+    this.current = undefined;
+    this.make = make;
   }
 
   /** @internal Stops the updater's timers and downloads. */
@@ -138,24 +153,25 @@ export function createFirmwareObject(model: ObjectModel, options: FirmwareObject
     set(R.SEVERITY, options.severity);
     set(R.MAXIMUM_DEFER_PERIOD, options.maximumDeferPeriod);
     set(R.AUTOMATIC_UPGRADE_AT_DOWNLOAD, options.automaticUpgradeAtDownload);
-    const updater = new FirmwareUpdater(inst, protocols, delivery, update);
-    object.attach(updater);
+    // What the device shows of its flash at boot; the updater (made on first use) does not load it again.
+    applyFlashRecord(inst, update.flash ?? memoryFlash());
+    object.attach(() => new FirmwareUpdater(inst, protocols, delivery, update, true));
     guardWrites(inst, {
       [R.PACKAGE]: (v) => {
         if (!(v instanceof Uint8Array)) throw new LwM2MError('BAD_REQUEST', '/5/0/0: the package must be opaque');
-        updater.writePackage(v);
+        object.updater.writePackage(v);
         // Write-only and possibly large: not kept in the instance (ObjectInstance stores a written value
         // right after this hook; drop it once the write is done).
         queueMicrotask(() => inst.unset(R.PACKAGE));
       },
       [R.PACKAGE_URI]: (v) => {
-        if (typeof v === 'string') updater.writePackageUri(v);
+        if (typeof v === 'string') object.updater.writePackageUri(v);
       },
     });
     // Streamed Block1 push of /5/0/0 (client/operations/write-stream.ts): one block in memory at a time.
-    registerWriteStream(inst, R.PACKAGE, (head) => updater.openPush(head));
-    if (has(R.UPDATE)) inst.behave(R.UPDATE, { execute: () => { updater.update(); } });
-    if (has(R.CANCEL)) inst.behave(R.CANCEL, { execute: () => { updater.cancel(); } });
+    registerWriteStream(inst, R.PACKAGE, (head) => object.updater.openPush(head));
+    if (has(R.UPDATE)) inst.behave(R.UPDATE, { execute: () => { object.updater.update(); } });
+    if (has(R.CANCEL)) inst.behave(R.CANCEL, { execute: () => { object.updater.cancel(); } });
     return inst;
   };
 
