@@ -46,6 +46,7 @@ describe('scenarios/lwm2m-1.0.yaml (LwM2M 1.0.2, every 1.0 binding)', () => {
     });
     expect(report.exitCode, JSON.stringify(report.thresholds)).toBe(0);
     expect(report.devices).toMatchObject({ started: 6, registered: 6, failed: 0 });
+    expect([report.counters['expect.passed'], report.counters['expect.failed'] ?? 0]).toEqual([12, 0]);
     expect(report.metrics['update']?.count).toBe(6);
     expect(report.metrics['deregister']?.count).toBe(6);
     expect(registrations.every((r) => r.lwm2mVersion === '1.0')).toBe(true);
@@ -98,6 +99,8 @@ describe('scenarios/devicewise-like.yaml (platform DM server + custom DM server)
     expect(customServer).toBeDefined();
     expect(report.exitCode, JSON.stringify(report.thresholds)).toBe(0);
     expect(report.devices).toMatchObject({ started: 4, registered: 4, failed: 0 });
+    expect([report.counters['expect.passed'], report.counters['expect.failed'] ?? 0]).toEqual([4, 0]);
+    expect(report.metrics['register']?.count).toBe(8); // each device to both servers
     expect(new Set(main.map((r) => r.endpoint)).size).toBe(4);
     expect(new Set(custom.map((r) => r.endpoint)).size).toBe(4);
     for (const r of main) expect([r.transport, r.pskIdentity]).toEqual(['dtls', `id_dm-${r.endpoint}`]);
@@ -105,4 +108,54 @@ describe('scenarios/devicewise-like.yaml (platform DM server + custom DM server)
     expect(acl.length).toBeGreaterThanOrEqual(4);
     for (const a of acl) expect(a, a.ep).toMatchObject({ device: '2.05', firmware: '4.01', temp: '2.05' });
   }, 60_000);
+});
+
+describe('scenarios/thingsboard-like.yaml (ThingsBoard profile, strategy 1)', () => {
+  it('NoSec and PSK devices register, the profile observes its paths and the keyName telemetry is in the API; exit 0', async () => {
+    const scenario = await loadForRun(scenarioFile('thingsboard-like'), { devices: 4, timeScale: 0.5 });
+    const embedded = await EmbeddedServer.start(scenario, silentLogger, modelsFor(scenario), { httpPort: 0 });
+    const regs: Registration[] = [];
+    embedded.server.on('registered', (r) => regs.push(r));
+    try {
+      const report = await runFleet({
+        scenarioFile: scenarioFile('thingsboard-like'), overrides: { devices: 4, timeScale: 0.5 }, workers: 0, logLevel: 'error',
+        status: nullStream(), out: nullStream(),
+        endpoints: { serverUri: embedded.serverUri, ...(embedded.secureServerUri ? { secureServerUri: embedded.secureServerUri } : {}) },
+      });
+      expect(report.exitCode, JSON.stringify(report.thresholds)).toBe(0);
+      expect(report.devices).toMatchObject({ started: 4, registered: 4, failed: 0 });
+      // 3 observe expectations per device, all met (the profile's observe list).
+      expect([report.counters['expect.passed'], report.counters['expect.failed'] ?? 0]).toEqual([12, 0]);
+      const byEp = new Map(regs.map((r) => [r.endpoint, r]));
+      expect(byEp.get('LwNoSec00000000')?.transport).toBe('udp');
+      expect([byEp.get('LwPSK00000000')?.transport, byEp.get('LwPSK00000000')?.pskIdentity]).toEqual(['dtls', 'LwPSK00000000-identity']);
+      for (const ep of ['LwNoSec00000000', 'LwPSK00000000', 'LwNoSec00000001', 'LwPSK00000001']) {
+        const res = await fetch(`${embedded.reference.httpUrl ?? ''}/api/v1/clients/${ep}/telemetry`);
+        expect(res.status, ep).toBe(200);
+        const body = await res.json() as { attributes: Record<string, { value: unknown }>; telemetry: Record<string, { value: unknown }> };
+        expect(Object.keys(body.telemetry).sort(), ep).toEqual(['batteryLevel', 'temperature', 'temperature12']);
+        expect(body.attributes['manufacturer']?.value, ep).toBe('Thingsboard Test Device');
+        expect(body.attributes['sensorUnits']?.value, ep).toBe('Cel');
+        expect(typeof body.telemetry['temperature']?.value, ep).toBe('number');
+      }
+    } finally {
+      await embedded.close();
+    }
+  }, 60_000);
+
+  it('a broken ThingsBoard device profile fails the scenario load at the profile file:line:col', async () => {
+    const { writeFileSync, mkdtempSync, readFileSync, mkdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'tb-'));
+    mkdirSync(join(dir, 'thingsboard'));
+    writeFileSync(join(dir, 'thingsboard', 'devices.csv'), readFileSync(join(root, 'scenarios', 'thingsboard', 'devices.csv')));
+    const profile = readFileSync(join(root, 'scenarios', 'thingsboard', 'device-profile.json'), 'utf8').replace('"observeStrategy": "SINGLE"', '"observeStrategy": "SOMETIMES"');
+    writeFileSync(join(dir, 'thingsboard', 'device-profile.json'), profile);
+    const f = join(dir, 'tb.yaml');
+    writeFileSync(f, readFileSync(scenarioFile('thingsboard-like'), 'utf8').replace('$schema=./schema.json', ''));
+    const err = await loadScenario(f).then(() => undefined, (e: unknown) => e);
+    const lines = isScenarioError(err) ? err.issues.map(formatIssue) : [];
+    const line = profile.split('\n').findIndex((l) => l.includes('SOMETIMES')) + 1;
+    expect(lines.some((l) => l.startsWith(`${join(dir, 'thingsboard', 'device-profile.json')}:${line}:`) && l.includes('SOMETIMES')), lines.join('\n')).toBe(true);
+  });
 });
