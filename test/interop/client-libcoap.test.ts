@@ -62,7 +62,7 @@ describe.runIf(enabled)('a device answers an independent CoAP peer (libcoap coap
     expect(ok.code, ok.stderr).toBe(0);
     expect(client.tree.requireInstance(parsePath('/3/0')).get(14)).toBe('+05:00');
     const ro = await run(coapClient as string, ['-m', 'put', '-t', '0', '-e', 'x', '-B', '5', '-v', '6', `${base}/3/0/0`]);
-    expect(ro.stdout.toString() + ro.stderr).toMatch(/4\.05/);
+    expect(ro.stdout.toString() + ro.stderr).toMatch(/\bc:4\.05\b/);
   });
 
   it('POST executes /3/0/4 (Reboot → a fresh Register)', async () => {

@@ -18,7 +18,7 @@ describe.runIf(enabled)('the reference server accepts a client written elsewhere
 
   it('coap-client-notls registers with a link payload and the registration is there', async () => {
     const r = await run(coapClient as string, ['-m', 'post', '-t', '40', '-e', '</3/0>,</1/0>', '-B', '5', '-v', '6', `coap://127.0.0.1:${server.port}/rd?ep=x&lt=60&lwm2m=1.1`]);
-    expect(r.stdout.toString() + r.stderr).toMatch(/2\.01/);
+    expect(r.stdout.toString() + r.stderr).toMatch(/\bc:2\.01\b/);
     const reg = server.registrations.getByEndpoint('x');
     expect(reg?.lifetime).toBe(60);
     expect(reg?.objectLinks.objects.map((o) => o.objectId)).toEqual([1, 3]);
@@ -35,7 +35,7 @@ describe.runIf(enabled)('the reference server accepts a client written elsewhere
     const args = ['-m', method, '-B', '5', '-v', '6'];
     if (payload) args.push('-t', '40', '-e', payload);
     const r = await run(coapClient as string, [...args, `coap://127.0.0.1:${server.port}${path}`]);
-    expect(r.stdout.toString() + r.stderr).toMatch(code);
+    expect(r.stdout.toString() + r.stderr).toMatch(new RegExp(`\\bc:${code.source}\\b`)); // the response line, not a log timestamp
     expect(server.registrations.getByEndpoint('y')).toBeUndefined();
   });
 
@@ -47,7 +47,7 @@ describe.runIf(enabled)('the reference server accepts a client written elsewhere
     }
     sock.close();
     const r = await run(coapClient as string, ['-m', 'post', '-t', '40', '-e', '</3/0>', '-B', '5', '-v', '6', `coap://127.0.0.1:${server.port}/rd?ep=z&lt=60`]);
-    expect(r.stdout.toString() + r.stderr).toMatch(/2\.01/);
+    expect(r.stdout.toString() + r.stderr).toMatch(/\bc:2\.01\b/);
     expect(server.registrations.getByEndpoint('z')?.lwm2mVersion).toBe('1.0');
   });
 });
