@@ -20,6 +20,7 @@ interface ServerCliArgs {
   pskFile?: string;
   bsPskFile?: string;
   pskIdentityHint?: string;
+  firmwareDir?: string;
   imports: string[];
   maxQueued?: number;
   logLevel: LogLevel;
@@ -47,6 +48,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     .option('coaps-port', { type: 'number', coerce: port('coaps-port'), describe: 'LwM2M server DTLS port (coaps, PSK); none by default' })
     .option('bs-coaps-port', { type: 'number', coerce: port('bs-coaps-port'), describe: 'Bootstrap-Server DTLS port (coaps, PSK); none by default' })
     .option('psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the LwM2M server' })
+    .option('firmware-dir', { type: 'string', describe: 'directory of firmware images (LWFW files) the FOTA API can deliver by file name' })
     .option('bs-psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the Bootstrap-Server' })
     .option('psk-identity-hint', { type: 'string', describe: 'PSK identity hint the DTLS listeners send' })
     .option('import', { type: 'string', array: true, describe: 'platform device list: cumulocity:devices.csv or thingsboard:credentials.json[,profile.json] (repeatable)' })
@@ -71,6 +73,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     ...(a['psk-file'] !== undefined ? { pskFile: a['psk-file'] } : {}),
     ...(a['bs-psk-file'] !== undefined ? { bsPskFile: a['bs-psk-file'] } : {}),
     ...(a['psk-identity-hint'] !== undefined ? { pskIdentityHint: a['psk-identity-hint'] } : {}),
+    ...(a['firmware-dir'] !== undefined ? { firmwareDir: a['firmware-dir'] } : {}),
     imports: (a.import ?? []).map(String),
     ...(a['max-queued'] !== undefined ? { maxQueued: maxQueued(a['max-queued']) } : {}),
     logLevel: a['log-level'] as LogLevel,
@@ -88,6 +91,13 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       await access(file, fsConstants.R_OK);
     } catch (e) {
       throw new CliError(`${flag} ${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (args.firmwareDir !== undefined) {
+    try {
+      await access(args.firmwareDir, fsConstants.R_OK | fsConstants.X_OK);
+    } catch (e) {
+      throw new CliError(`--firmware-dir ${args.firmwareDir}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
   // Platform device lists (--import): bad rows are reported and skipped; an unreadable file is fatal.
@@ -109,6 +119,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       ...(args.pskFile !== undefined ? { pskFile: args.pskFile } : {}),
       ...(args.bsPskFile !== undefined ? { bsPskFile: args.bsPskFile } : {}),
       ...(args.pskIdentityHint !== undefined ? { dtls: { identityHint: args.pskIdentityHint } } : {}),
+      ...(args.firmwareDir !== undefined ? { firmwareDir: args.firmwareDir } : {}),
     });
   } catch (e) {
     if (isTransportError(e)) throw new CliError(e.message);
