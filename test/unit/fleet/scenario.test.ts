@@ -206,7 +206,7 @@ const BAD: readonly Bad[] = [
     errors: [
       'bad.yaml:1:9: target: must be "embedded" or a coap:// / coaps:// server URI, got "cop://x"',
       'bad.yaml:3:10: devices.count: must be >= 1, got 0',
-      'bad.yaml:4:12: devices.binding: must be one of U, UQ, got "UX" (did you mean U?)',
+      'bad.yaml:4:12: devices.binding: must be one of U, UQ, S, SQ, US, UQS, got "UX" (did you mean U?)',
       'bad.yaml:5:10: devices.lwm2m: must be one of 1.0, 1.1, got 1.2',
       'bad.yaml:8:18: phases[0].arrivalRate: must be >= 0, got -1',
     ],
