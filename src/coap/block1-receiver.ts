@@ -103,7 +103,8 @@ function firstOption(options: readonly Option[], name: string): Buffer | undefin
 }
 
 export class Block1Receiver {
-  private readonly transfers = new Map<string, Transfer>();
+  /** Open transfers by peer, method, path and query; made with the first one. */
+  private transfers: Map<string, Transfer> | undefined;
   private readonly maxTransfers: number;
   private handler: Block1StreamHandler | undefined;
   private held = 0;
@@ -122,14 +123,14 @@ export class Block1Receiver {
 
   get stats(): Block1ReceiverStats {
     return {
-      transfers: this.transfers.size, bufferedBytes: this.held, peakBufferedBytes: this.peak, blocks: this.blockCount,
+      transfers: this.transfers?.size ?? 0, bufferedBytes: this.held, peakBufferedBytes: this.peak, blocks: this.blockCount,
       outOfOrder: this.outOfOrderCount,
     };
   }
 
   /** Aborts every open transfer (endpoint closing). */
   abortAll(reason: Block1AbortReason): void {
-    for (const t of [...this.transfers.values()]) this.drop(t, reason);
+    for (const t of [...(this.transfers?.values() ?? [])]) this.drop(t, reason);
   }
 
   /**
@@ -170,17 +171,17 @@ export class Block1Receiver {
       return reply({ code: '4.00', payload: `last block ${block.num} has ${payload.length} bytes, more than ${size}` });
     }
 
-    let t = this.transfers.get(key);
+    let t = this.transfers?.get(key);
     if (block.num === 0) {
       if (t) this.drop(t, 'restarted');
-      if (this.transfers.size >= this.maxTransfers) return reply({ code: '5.03', payload: 'too many block-wise transfers' });
+      if ((this.transfers?.size ?? 0) >= this.maxTransfers) return reply({ code: '5.03', payload: 'too many block-wise transfers' });
       const size1Raw = firstOption(packet.options, 'Size1');
       const opened = handler.open({
         method, pathSegments, query, contentFormat, size1: size1Raw !== undefined ? decodeUint(size1Raw) : undefined, source,
       });
       if (!isSink(opened)) return reply(opened);
       t = { key, sink: opened, received: 0, lastAck: undefined, timer: undefined };
-      this.transfers.set(key, t);
+      (this.transfers ??= new Map()).set(key, t);
     } else if (!t) {
       this.outOfOrderCount++;
       return reply({ code: '4.08', payload: `block ${block.num} without block 0` });
@@ -226,13 +227,13 @@ export class Block1Receiver {
   private touch(t: Transfer): void {
     t.timer?.cancel();
     t.timer = this.opts.clock.setTimeout(() => {
-      if (this.transfers.get(t.key) === t) this.drop(t, 'timeout');
+      if (this.transfers?.get(t.key) === t) this.drop(t, 'timeout');
     }, this.opts.idleTimeoutMs);
   }
 
   private forget(t: Transfer): void {
     t.timer?.cancel();
-    if (this.transfers.get(t.key) === t) this.transfers.delete(t.key);
+    if (this.transfers?.get(t.key) === t) this.transfers.delete(t.key);
   }
 
   private drop(t: Transfer, reason: Block1AbortReason): void {

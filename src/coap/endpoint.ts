@@ -116,6 +116,7 @@ export class CoapEndpoint implements ObservationHost {
   /** Set by onBlock1Stream; the receiver itself is built on the first Block1 request (most devices never get one). */
   private block1Handler: Block1StreamHandler | undefined;
   private closed = false;
+  private readonly onResponseError = (err: Error): void => this.logger.warn({ err }, 'coap response error');
 
   constructor(options: CoapEndpointOptions) {
     this.socket = options.socket;
@@ -529,7 +530,7 @@ export class CoapEndpoint implements ObservationHost {
   }
 
   private onServerRequest(req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream): void {
-    res.on('error', (err: Error) => this.logger.warn({ err }, 'coap response error'));
+    res.on('error', this.onResponseError);
     const packet = req._packet;
     const token = packet.token ?? EMPTY;
     const source: PeerAddress = { address: req.rsinfo.address, port: req.rsinfo.port };

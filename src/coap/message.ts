@@ -125,10 +125,12 @@ export function payloadLength(msg: Buffer, header: HeaderInfo): number {
   return 0;
 }
 
+const EMPTY_VALUE = Buffer.alloc(0);
+
 /** uint option encoding, as few bytes as possible (RFC 7252 §3.2): 0 is the empty string. */
 export function encodeUint(n: number): Buffer {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`uint option value out of range: ${n}`);
-  if (n === 0) return Buffer.alloc(0);
+  if (n === 0) return EMPTY_VALUE; // zero bytes: nothing a caller could change
   if (n <= 0xff) return Buffer.of(n);
   if (n <= 0xffff) return Buffer.of(n >> 8, n & 0xff);
   if (n <= 0xffffff) return Buffer.of(n >> 16, (n >> 8) & 0xff, n & 0xff);

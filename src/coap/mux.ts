@@ -100,13 +100,17 @@ export function canonicalAddress(address: string): string {
 }
 
 /**
- * Per-message bookkeeping keyed per peer without building a string per message: address → (port, MID)
- * as one number → entry. Each inner Map is in insertion order (oldest first), and so is the outer one
- * (peers in the order they were first remembered), which expiry and the size bound walk.
+ * Per-message bookkeeping per peer: 'address|port' → MID → entry. The last peer's table is remembered,
+ * so a run of messages with one peer (a device and its server) builds no key string per message. Each
+ * inner Map is in insertion order (oldest first), and so is the outer one (peers in the order they were
+ * first remembered), which expiry and the size bound walk.
  */
 class PeerTable<V extends { expiresAt: number }> {
-  private readonly byAddress = new Map<string, Map<number, V>>();
+  private readonly byPeer = new Map<string, Map<number, V>>();
   private count = 0;
+  private lastAddress: string | undefined;
+  private lastPort = -1;
+  private lastTable: Map<number, V> | undefined;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -114,60 +118,74 @@ class PeerTable<V extends { expiresAt: number }> {
     return this.count;
   }
 
+  private table(address: string, port: number, create: boolean): Map<number, V> | undefined {
+    if (this.lastTable !== undefined && port === this.lastPort && address === this.lastAddress) return this.lastTable;
+    const key = `${address}|${port}`;
+    let t = this.byPeer.get(key);
+    if (!t) {
+      if (!create) return undefined;
+      t = new Map();
+      this.byPeer.set(key, t);
+    }
+    this.lastAddress = address;
+    this.lastPort = port;
+    this.lastTable = t;
+    return t;
+  }
+
   get(address: string, port: number, messageId: number): V | undefined {
-    return this.byAddress.get(address)?.get(port * 0x10000 + messageId);
+    return this.table(address, port, false)?.get(messageId);
   }
 
   delete(address: string, port: number, messageId: number): void {
-    const inner = this.byAddress.get(address);
-    if (inner?.delete(port * 0x10000 + messageId)) {
-      this.count--;
-      if (inner.size === 0) this.byAddress.delete(address);
-    }
+    if (this.table(address, port, false)?.delete(messageId)) this.count--;
   }
 
   /** Insert as the newest, purge expired heads (this peer's and the oldest peer's), evict the oldest beyond the bound. */
   remember(address: string, port: number, messageId: number, value: V, now: number): void {
-    const key = port * 0x10000 + messageId;
-    let inner = this.byAddress.get(address);
-    if (!inner) {
-      inner = new Map();
-      this.byAddress.set(address, inner);
-    }
-    if (inner.delete(key)) this.count--;
-    inner.set(key, value);
+    const t = this.table(address, port, true) as Map<number, V>;
+    if (t.delete(messageId)) this.count--;
+    t.set(messageId, value);
     this.count++;
-    this.purge(address, inner, now);
-    const oldest = this.byAddress.entries().next().value;
-    if (oldest && oldest[1] !== inner) this.purge(oldest[0], oldest[1], now);
+    this.purge(t, now);
+    const oldest = this.byPeer.entries().next().value;
+    if (oldest && oldest[1] !== t) {
+      this.purge(oldest[1], now);
+      if (oldest[1].size === 0) this.dropPeer(oldest[0], oldest[1]);
+    }
   }
 
-  private purge(address: string, inner: Map<number, V>, now: number): void {
+  private purge(t: Map<number, V>, now: number): void {
     let budget = 64;
-    for (const [k, v] of inner) {
+    for (const [k, v] of t) {
       if (budget-- <= 0) break;
       if (v.expiresAt <= now || this.count > this.maxEntries) {
-        inner.delete(k);
+        t.delete(k);
         this.count--;
       } else break;
     }
-    // Still above the bound (the flood comes from another peer): evict the oldest peers' oldest entries.
+    // Still above the bound (the flood comes from other peers): evict the oldest peers' oldest entries.
     for (let guard = 0; this.count > this.maxEntries && guard < 64; guard++) {
-      const first = this.byAddress.entries().next().value;
+      const first = this.byPeer.entries().next().value;
       if (!first) break;
       const head = first[1].keys().next();
-      if (head.done === true) this.byAddress.delete(first[0]);
+      if (head.done === true) this.dropPeer(first[0], first[1]);
       else {
         first[1].delete(head.value);
         this.count--;
       }
     }
-    if (inner.size === 0) this.byAddress.delete(address);
+  }
+
+  private dropPeer(key: string, t: Map<number, V>): void {
+    this.byPeer.delete(key);
+    if (this.lastTable === t) this.lastTable = undefined;
   }
 
   clear(): void {
-    this.byAddress.clear();
+    this.byPeer.clear();
     this.count = 0;
+    this.lastTable = undefined;
   }
 }
 
