@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { platformRowsFailed } from './cumulocity.js';
+import { platformRowWarnings, platformRowsFailed } from './cumulocity.js';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
@@ -85,6 +85,8 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetReport> {
   const log: Logger = createLogger({ level: logLevel, name: 'lwm2m-fleet' });
   const status = opts.status ?? process.stderr;
   const out = opts.out ?? process.stdout;
+  // Rows of a platform device list that were not imported (Cumulocity CSV): reported, the others run.
+  for (const w of platformRowWarnings(scenario)) status.write(`warning: ${w}\n`);
   const shard = opts.shard ?? { index: 0, count: 1 };
   const devicesHere = Math.ceil(scenario.expectedArrivals / shard.count);
   const workers = Math.max(0, Math.min(opts.workers ?? scenario.options.workers ?? availableParallelism(), Math.max(1, devicesHere)));

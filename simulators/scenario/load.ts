@@ -21,7 +21,7 @@ import { modelFor } from '../../src/client/device-factory.js';
 import { ProfileFileError } from '../../src/server/profiles/issues.js';
 import { parseThingsBoardProfile } from '../../src/server/profiles/thingsboard/profile.js';
 import { parseDeviceWiseProfile } from '../../src/server/profiles/devicewise/profile.js';
-import { cumulocityPlatform } from '../cumulocity.js';
+import { cumulocityPlatform, withoutRefusedRows } from '../cumulocity.js';
 import { LwM2MError, isLwM2MError } from '../../src/core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../../src/core/logger.js';
 import { formatPath, parsePath, type LwM2MPath } from '../../src/core/path.js';
@@ -1233,7 +1233,9 @@ async function normDevices(ctx: Ctx, v: unknown, target: Target | undefined): Pr
   const fail = (): undefined => { ok = false; return undefined; };
 
   const csvRel = str(v.csv);
-  const csv = csvRel !== undefined ? await loadDeviceCsv(ctx, csvRel, [...path, 'csv']) : undefined;
+  const csvLoaded = csvRel !== undefined ? await loadDeviceCsv(ctx, csvRel, [...path, 'csv']) : undefined;
+  // A Cumulocity target imports the same file: the rows its import refused (warnings at their line) do not run.
+  const csv = csvLoaded && target?.kind === 'embedded' ? withoutRefusedRows(csvLoaded, target.platform) : csvLoaded;
   if (csvRel !== undefined && !csv) ok = false;
 
   const start = num(v.start) ?? 0;
