@@ -20,6 +20,7 @@ interface ServerCliArgs {
   pskFile?: string;
   bsPskFile?: string;
   pskIdentityHint?: string;
+  keyShareToken?: string;
   firmwareDir?: string;
   imports: string[];
   maxQueued?: number;
@@ -51,6 +52,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     .option('firmware-dir', { type: 'string', describe: 'directory of firmware images (LWFW files) the FOTA API can deliver by file name' })
     .option('bs-psk-file', { type: 'string', describe: 'CSV of endpoint,identity,hexkey lines: PSKs of the Bootstrap-Server' })
     .option('psk-identity-hint', { type: 'string', describe: 'PSK identity hint the DTLS listeners send' })
+    .option('key-share-token', { type: 'string', describe: 'serve POST /api/v1/key-share (deviceWISE-style custom DM server: another Bootstrap-Server hands over device PSKs) with this bearer token; also LWM2M_KEY_SHARE_TOKEN' })
     .option('import', { type: 'string', array: true, describe: 'platform device list: cumulocity:devices.csv or thingsboard:credentials.json[,profile.json] (repeatable)' })
     .option('max-queued', { type: 'number', describe: 'requests queued per sleeping device (post-registration commands); one more is refused with 503 LWM2M_QUEUE_FULL [default: 32]' })
     .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS as string[], describe: 'pino JSON logs on stderr' })
@@ -73,6 +75,7 @@ function parseServerArgs(argv: readonly string[]): ServerCliArgs {
     ...(a['psk-file'] !== undefined ? { pskFile: a['psk-file'] } : {}),
     ...(a['bs-psk-file'] !== undefined ? { bsPskFile: a['bs-psk-file'] } : {}),
     ...(a['psk-identity-hint'] !== undefined ? { pskIdentityHint: a['psk-identity-hint'] } : {}),
+    ...((a['key-share-token'] ?? process.env['LWM2M_KEY_SHARE_TOKEN']) ? { keyShareToken: a['key-share-token'] ?? process.env['LWM2M_KEY_SHARE_TOKEN'] } : {}),
     ...(a['firmware-dir'] !== undefined ? { firmwareDir: a['firmware-dir'] } : {}),
     imports: (a.import ?? []).map(String),
     ...(a['max-queued'] !== undefined ? { maxQueued: maxQueued(a['max-queued']) } : {}),
@@ -119,6 +122,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       ...(args.pskFile !== undefined ? { pskFile: args.pskFile } : {}),
       ...(args.bsPskFile !== undefined ? { bsPskFile: args.bsPskFile } : {}),
       ...(args.pskIdentityHint !== undefined ? { dtls: { identityHint: args.pskIdentityHint } } : {}),
+      ...(args.keyShareToken !== undefined ? { keyShareToken: args.keyShareToken } : {}),
       ...(args.firmwareDir !== undefined ? { firmwareDir: args.firmwareDir } : {}),
     });
   } catch (e) {
