@@ -12,6 +12,7 @@ import type { BootstrapConfig, BootstrapConfigStore } from './bootstrap/config.j
 import { createHttpApi, type HttpApi } from './http/api.js';
 import type { QueueModeOptions } from './http/queue-mode.js';
 import type { CumulocityFotaSettings } from './profiles/cumulocity.js';
+import { cumulocityFotaSpec } from './profiles/cumulocity-fota.js';
 import { LwM2MServer } from './lwm2m-server.js';
 import { registerTelemetryRoutes } from './profiles/http-routes.js';
 import { registerKeyShareRoute } from './http/routes/key-share.js';
@@ -222,7 +223,11 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
     if (options.httpPort !== false) {
       http = createHttpApi({
         lwm2m, bootstrapConfigs: configs, psks, bootstrapPsks, logger, host, port: options.httpPort ?? 8080,
-        fota: { clock, ...(options.firmwareDir !== undefined ? { imageDirectory: options.firmwareDir } : {}) },
+        fota: {
+          clock, ...(options.firmwareDir !== undefined ? { imageDirectory: options.firmwareDir } : {}),
+          // A device imported from a Cumulocity CSV updates by its flow (delivery, reset, 512-byte blocks) unless the request says otherwise.
+          ...(options.fotaSettings ? { specDefaults: (ep: string) => (Object.hasOwn(fotaSettings, ep) ? cumulocityFotaSpec(fotaSettings[ep]) : undefined) } : {}),
+        },
         queue: {
           ...(options.queue ?? {}),
           ...(options.awakeTimesMs ? { awakeTimeFor: (ep: string) => (Object.hasOwn(awakeTimes, ep) ? awakeTimes[ep] : undefined) } : {}),

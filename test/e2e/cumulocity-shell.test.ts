@@ -185,4 +185,22 @@ describe('fwupdate: Cumulocity FOTA flow', () => {
     });
     expect(job).toMatchObject({ phase: 'succeeded', outcome: { status: 'success', updateResult: 1 } });
   });
+
+  it('POST …/firmware without a method: a Cumulocity-imported device gets its flow; another device is a 400', async () => {
+    const post = async (ep: string, body: Json): Promise<{ status: number; json: Json }> => {
+      const res = await fetch(`${base}/api/v1/clients/${ep}/firmware`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      return { status: res.status, json: (await res.json()) as Json };
+    };
+    const started = await post('c8y-fw', { image: 'app@2.0.0' });
+    expect(started.status).toBe(202);
+    expect(started.json).toMatchObject({ method: 'push', blockSize: 512, resetMechanism: 'package' });
+    const ended = await until(async () => {
+      const g = await get('/api/v1/clients/c8y-fw/firmware');
+      return g.outcome ? g : undefined;
+    });
+    expect(ended).toMatchObject({ outcome: { status: 'success' } });
+    const other = await post('c8y-online', { image: 'app@2.0.0' });
+    expect(other.status).toBe(400);
+    expect(other.json.message).toContain('method must be push or pull');
+  });
 });

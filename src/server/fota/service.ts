@@ -48,7 +48,15 @@ export interface FotaServiceOptions {
   maxFinishedJobs?: number;
   /** Campaigns kept. Default 100. */
   maxCampaigns?: number;
+  /**
+   * A device's own flow: the job spec fields a start request leaves out (method included) — e.g. the
+   * Cumulocity flow of a device imported from a bulk-registration CSV (src/server/profiles/cumulocity-fota.ts).
+   */
+  specDefaults?: (endpoint: string) => Partial<FotaJobSpec> | undefined;
 }
+
+/** A start request: a {@link FotaJobSpec} whose method may come from {@link FotaServiceOptions.specDefaults}. */
+export type FotaStartSpec = Omit<FotaJobSpec, 'method'> & { readonly method?: FotaJobSpec['method'] };
 
 export interface FotaServiceEvents {
   job: [snapshot: FotaJobSnapshot];
@@ -67,6 +75,7 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
   private readonly defaults: Partial<FotaTimeouts>;
   private readonly maxFinished: number;
   private readonly maxCampaigns: number;
+  private readonly specDefaults: (endpoint: string) => Partial<FotaJobSpec> | undefined;
   /** Latest job per endpoint (running or ended). */
   private readonly jobs = new Map<string, FotaJob>();
   private readonly campaigns = new Map<string, Campaign>();
@@ -87,6 +96,7 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
     this.defaults = options.timeouts ?? {};
     this.maxFinished = Math.max(1, options.maxFinishedJobs ?? 10_000);
     this.maxCampaigns = Math.max(1, options.maxCampaigns ?? 100);
+    this.specDefaults = options.specDefaults ?? (() => undefined);
   }
 
   /** Serves `/fw/{imageId}` (Block2) on the LwM2M server's CoAP socket(s); pulls count as job progress. */
@@ -101,9 +111,12 @@ export class FotaService extends EventEmitter<FotaServiceEvents> {
   }
 
   /** Starts a job for `endpoint`. Refuses (409) while another job for it runs. */
-  async start(endpoint: string, imageRef: string, spec: FotaJobSpec, campaignId?: string): Promise<FotaJob> {
+  async start(endpoint: string, imageRef: string, request: FotaStartSpec, campaignId?: string): Promise<FotaJob> {
     if (this.closed) throw new FotaError('FOTA_BAD_REQUEST', 'the FOTA service is closed');
     if (endpoint.length === 0 || endpoint.length > ENDPOINT_MAX) throw new FotaError('FOTA_BAD_REQUEST', 'bad endpoint name');
+    // The device's own flow fills what the request leaves out (the request's fields win).
+    const given = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)) as FotaStartSpec;
+    const spec = { ...(this.specDefaults(endpoint) ?? {}), ...given } as FotaJobSpec;
     validateSpec(spec);
     const running = this.jobs.get(endpoint);
     if (running && !running.ended) throw new FotaError('FOTA_JOB_ACTIVE', `${endpoint} already has a firmware job running (${running.id}, ${running.phase}); cancel it first`);

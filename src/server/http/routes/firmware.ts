@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isImageStoreError, imageInfo, type StoredImage } from '../../fota/image-store.js';
-import { isFotaError, type FotaService } from '../../fota/service.js';
+import { isFotaError, type FotaService, type FotaStartSpec } from '../../fota/service.js';
 import type { CampaignSpec } from '../../fota/campaign.js';
 import type { FotaJobSpec } from '../../fota/types.js';
 import { ApiError } from '../errors.js';
@@ -41,7 +41,8 @@ const jobProperties = {
   maxDeliveries: { type: 'integer', minimum: 1, maximum: 10, description: 'Deliveries at most (redelivery after a lost connection). Default 3.' },
 } as const;
 
-const startBodySchema = { type: 'object', additionalProperties: false, required: ['method', 'image'], properties: jobProperties } as const;
+// `method` may be left out for a device with its own flow (a Cumulocity import's fwUpdateDeliveryMethod…); else 400.
+const startBodySchema = { type: 'object', additionalProperties: false, required: ['image'], properties: jobProperties } as const;
 
 const campaignBodySchema = {
   type: 'object',
@@ -150,7 +151,7 @@ export const firmwareCampaignSchema = {
 
 export const firmwareSchemas = [firmwareJobSchema, firmwareImageSchema, firmwareCampaignSchema] as const;
 
-interface StartBody extends FotaJobSpec {
+interface StartBody extends FotaStartSpec {
   image: string;
 }
 
