@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isImageStoreError, imageInfo, type StoredImage } from '../../fota/image-store.js';
 import { isFotaError, type FotaService, type FotaStartSpec } from '../../fota/service.js';
 import type { CampaignSpec } from '../../fota/campaign.js';
-import type { FotaJobSpec } from '../../fota/types.js';
 import { ApiError } from '../errors.js';
 import { endpointParam, errorResponses, ref } from '../schemas.js';
 
