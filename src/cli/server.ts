@@ -9,7 +9,7 @@ import { isPskStoreError } from '../server/security/psk-store.js';
 import { isTransportError } from '../transport/datagram.js';
 import { CliError, ExitCode, runCli } from './exit.js';
 
-interface ServerCliArgs {
+export interface ServerCliArgs {
   coapPort: number;
   bsCoapPort: number;
   httpPort: number;
@@ -32,7 +32,8 @@ function maxQueued(v: number): number {
   return v;
 }
 
-function parseServerArgs(argv: readonly string[]): ServerCliArgs {
+/** Parses `lwm2m-server` arguments (exported for tests). */
+export function parseServerArgs(argv: readonly string[]): ServerCliArgs {
   const port = (name: string) => (v: number): number => {
     if (!Number.isInteger(v) || v < 0 || v > 65535) throw new Error(`--${name} must be a port number 0..65535`);
     return v;
