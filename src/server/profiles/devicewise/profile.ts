@@ -107,7 +107,15 @@ export function parseDeviceWiseProfile(text: string, file?: string): DeviceWiseP
     }
     return out;
   };
-  const value = (n: YamlNode | null | undefined): unknown => (n ? (n as { toJSON(): unknown }).toJSON() : undefined);
+  // Aliases resolve against the document; anything that cannot be read as plain data is "no value".
+  const value = (n: YamlNode | null | undefined): unknown => {
+    if (!n) return undefined;
+    try {
+      return (n as { toJSON(arg?: unknown, ctx?: unknown): unknown }).toJSON(undefined, { doc, anchors: new Map(), keep: false, mapAsMap: false, maxAliasCount: 100 });
+    } catch {
+      return undefined;
+    }
+  };
   const int = (n: YamlNode | null | undefined, what: string, min: number, max: number, dflt?: number): number | undefined => {
     if (n === undefined) {
       if (dflt === undefined) return undefined;

@@ -3,6 +3,7 @@ import { ProfileFileError, formatIssue } from '../../../../src/server/profiles/i
 import { dwIdentity, parseDeviceWiseProfile } from '../../../../src/server/profiles/devicewise/profile.js';
 import { deviceWiseBootstrapConfig, newDeviceWiseKeys } from '../../../../src/server/profiles/devicewise/bootstrap.js';
 import { validateBootstrapConfig } from '../../../../src/server/bootstrap/config.js';
+import { fuzzDecoder } from '../../../helpers/fuzz.js';
 
 const GOOD = `platform:
   shortServerId: 1
@@ -115,5 +116,15 @@ describe('deviceWISE bootstrap config', () => {
     const b = newDeviceWiseKeys(profile);
     expect(a.platform).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set([a.platform, a.custom['partner'], b.platform, b.custom['partner']]).size).toBe(4);
+  });
+});
+
+describe('deviceWISE profile parser under fuzzing', () => {
+  it('any bytes: a profile or a located ProfileFileError, never another exception', () => {
+    const seeds = [GOOD, 'platform: { shortServerId: 1, identity: a }\ncustomServers: [{ name: c, shortServerId: 2, identity: b, access: { 3: RW } }]\n', '{"platform": {"shortServerId": 1, "identity": "x"}}']
+      .map((t) => new TextEncoder().encode(t));
+    const r = fuzzDecoder((b) => parseDeviceWiseProfile(new TextDecoder().decode(b), 'fuzz.yaml'), seeds, { seed: 9, runs: 2000, maxLength: 600 });
+    expect(r.ok + r.rejected).toBeGreaterThan(0);
+    expect(r.rejected).toBeGreaterThan(0);
   });
 });
