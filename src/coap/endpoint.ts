@@ -328,7 +328,7 @@ export class CoapEndpoint implements ObservationHost {
 
   /** @internal */
   forgetClientObservation(o: ClientObservationImpl): void {
-    this.clientObservations?.delete(o);
+    if (this.clientObservations?.delete(o) === true && this.clientObservations.size === 0) this.clientObservations = undefined;
     this.scheduleAgentRelease(this.agentInstance);
   }
 
@@ -383,8 +383,13 @@ export class CoapEndpoint implements ObservationHost {
     const explicitKey = explicit && token ? token.toString('hex') : undefined;
     const cleanup = (): void => {
       settled = true;
-      this.pending?.delete(pending);
-      if (explicitKey !== undefined && this.explicitBlock2?.get(explicitKey) === explicit) this.explicitBlock2?.delete(explicitKey);
+      // Emptied collections go (an idle endpoint holds none).
+      if (this.pending?.delete(pending) === true && this.pending.size === 0) this.pending = undefined;
+      const explicitMap = this.explicitBlock2;
+      if (explicitKey !== undefined && explicitMap !== undefined && explicitMap.get(explicitKey) === explicit) {
+        explicitMap.delete(explicitKey);
+        if (explicitMap.size === 0) this.explicitBlock2 = undefined;
+      }
       for (const t of timers) t.cancel();
       target.signal?.removeEventListener('abort', onAbort);
       this.scheduleAgentRelease(agent);
@@ -681,7 +686,10 @@ export class CoapEndpoint implements ObservationHost {
 
   /** @internal */
   unregisterServerObservation(key: string, o: ServerObservationImpl): void {
-    if (this.serverObservations?.get(key) === o) this.serverObservations.delete(key);
+    if (this.serverObservations?.get(key) === o) {
+      this.serverObservations.delete(key);
+      if (this.serverObservations.size === 0) this.serverObservations = undefined;
+    }
   }
 
   /** @internal */

@@ -102,15 +102,18 @@ export function canonicalAddress(address: string): string {
 /**
  * Per-message bookkeeping per peer: 'address|port' → MID → entry. The last peer's table is remembered,
  * so a run of messages with one peer (a device and its server) builds no key string per message. Each
- * inner Map is in insertion order (oldest first), and so is the outer one (peers in the order they were
- * first remembered), which expiry and the size bound walk.
+ * inner Map is in insertion order (oldest first), and the outer one in the order of each peer's latest
+ * insertion: expiry and the size bound take the oldest entries of the least recent peers first.
  */
 class PeerTable<V extends { expiresAt: number }> {
   private readonly byPeer = new Map<string, Map<number, V>>();
   private count = 0;
   private lastAddress: string | undefined;
   private lastPort = -1;
+  private lastKey = '';
   private lastTable: Map<number, V> | undefined;
+  /** The peer most recently moved to the end of byPeer. */
+  private tailKey: string | undefined;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -129,6 +132,7 @@ class PeerTable<V extends { expiresAt: number }> {
     }
     this.lastAddress = address;
     this.lastPort = port;
+    this.lastKey = key;
     this.lastTable = t;
     return t;
   }
@@ -138,12 +142,21 @@ class PeerTable<V extends { expiresAt: number }> {
   }
 
   delete(address: string, port: number, messageId: number): void {
-    if (this.table(address, port, false)?.delete(messageId)) this.count--;
+    const t = this.table(address, port, false);
+    if (!t?.delete(messageId)) return;
+    this.count--;
+    if (t.size === 0) this.dropPeer(this.lastKey, t); // an idle peer holds nothing
   }
 
   /** Insert as the newest, purge expired heads (this peer's and the oldest peer's), evict the oldest beyond the bound. */
   remember(address: string, port: number, messageId: number, value: V, now: number): void {
     const t = this.table(address, port, true) as Map<number, V>;
+    if (this.tailKey !== this.lastKey) {
+      // This peer becomes the most recent one.
+      this.byPeer.delete(this.lastKey);
+      this.byPeer.set(this.lastKey, t);
+      this.tailKey = this.lastKey;
+    }
     if (t.delete(messageId)) this.count--;
     t.set(messageId, value);
     this.count++;
@@ -159,12 +172,13 @@ class PeerTable<V extends { expiresAt: number }> {
     let budget = 64;
     for (const [k, v] of t) {
       if (budget-- <= 0) break;
-      if (v.expiresAt <= now || this.count > this.maxEntries) {
+      if (v.expiresAt <= now) {
         t.delete(k);
         this.count--;
       } else break;
     }
-    // Still above the bound (the flood comes from other peers): evict the oldest peers' oldest entries.
+    // Above the bound: evict the oldest entries of the least recent peers (the current one is the most
+    // recent, so its newest entry goes last).
     for (let guard = 0; this.count > this.maxEntries && guard < 64; guard++) {
       const first = this.byPeer.entries().next().value;
       if (!first) break;
@@ -180,12 +194,14 @@ class PeerTable<V extends { expiresAt: number }> {
   private dropPeer(key: string, t: Map<number, V>): void {
     this.byPeer.delete(key);
     if (this.lastTable === t) this.lastTable = undefined;
+    if (this.tailKey === key) this.tailKey = undefined;
   }
 
   clear(): void {
     this.byPeer.clear();
     this.count = 0;
     this.lastTable = undefined;
+    this.tailKey = undefined;
   }
 }
 
@@ -350,7 +366,7 @@ export class CoapMux {
           this.stats.unmatched++;
           return;
         }
-        this.outstandingTable?.delete(peer, rinfo.port, h.messageId);
+        this.forgetOutstanding(peer, rinfo.port, h.messageId);
         this.deliver('client', this.clientResponse(msg, h), rinfo);
         return;
       }
@@ -362,6 +378,14 @@ export class CoapMux {
     // Reserved classes 1, 6, 7 (RFC 7252 §12.1): reject a CON with RST (§4.2), ignore the rest.
     if (h.type === MessageType.CON) this.transmit('server', emptyMessage('RST', h.messageId), rinfo.port, rinfo.address);
     else this.stats.malformed++;
+  }
+
+  /** The ACK/RST came: the table goes when it is empty (an idle endpoint holds none). */
+  private forgetOutstanding(address: string, port: number, messageId: number): void {
+    const table = this.outstandingTable;
+    if (!table) return;
+    table.delete(address, port, messageId);
+    if (table.size === 0) this.outstandingTable = undefined;
   }
 
   private clientResponse(msg: Buffer, h: HeaderInfo): Buffer {
@@ -398,7 +422,7 @@ export class CoapMux {
       this.stats.unmatched++;
       return;
     }
-    this.outstandingTable?.delete(peer, rinfo.port, h.messageId);
+    this.forgetOutstanding(peer, rinfo.port, h.messageId);
     if (out.side === 'client') {
       this.deliver('client', msg, rinfo);
       return;

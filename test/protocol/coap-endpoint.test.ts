@@ -410,6 +410,44 @@ describe('CoapEndpoint: reliability and deduplication', () => {
     expect(ep.messageStats.duplicatesAnswered).toBe(1);
   });
 
+  it('keeps MIDs per peer: the same MID from two peers is two requests, and many peers stay within the bound', async () => {
+    const net = network();
+    const ep = endpoint(net, { messageCacheEntries: 8 });
+    expect(ep.messageTableSizes).toMatchObject({ seen: 0, outstanding: 0 });
+    let handled = 0;
+    ep.onRequest(() => ({ code: '2.05', payload: `call ${++handled}` }));
+    const peers = Array.from({ length: 6 }, () => new ScriptedPeer(net));
+    // RFC 7252 §4.5: a duplicate is the same MID from the same endpoint — not from another one.
+    for (const [i, p] of peers.entries()) {
+      for (const mid of [7, 8]) {
+        p.send({ code: 'GET', confirmable: true, messageId: mid, token: Buffer.from([i, mid]), options: [{ name: 'Uri-Path', value: Buffer.from('3') }] }, ep.address().port);
+        await p.next();
+      }
+    }
+    expect(handled).toBe(12);
+    expect(ep.messageStats.duplicatesAnswered).toBe(0);
+    expect(ep.messageTableSizes.seen).toBeLessThanOrEqual(8);
+    // The last peer's entries are still there: its retransmission is answered from the cache.
+    const last = peers[5] as ScriptedPeer;
+    last.send({ code: 'GET', confirmable: true, messageId: 8, token: Buffer.from([5, 8]), options: [{ name: 'Uri-Path', value: Buffer.from('3') }] }, ep.address().port);
+    expect((await last.next()).packet.payload.toString()).toBe('call 12');
+    expect(handled).toBe(12);
+    expect(ep.messageStats.duplicatesAnswered).toBe(1);
+  });
+
+  it('answers a synchronous handler inside the same turn and a Block2-sized one with all its options', async () => {
+    const net = network();
+    const ep = endpoint(net);
+    const client = endpoint(net);
+    ep.onRequest((req) => (req.path === '/big'
+      ? { code: '2.05', contentFormat: 42, payload: Buffer.alloc(3000, 1) }
+      : { code: '2.05', contentFormat: 0, payload: 'small' }));
+    const small = await client.request({ host: HOST, port: ep.address().port, path: '/small' });
+    expect([small.code, small.contentFormat, small.payload.toString()]).toEqual(['2.05', 0, 'small']);
+    const big = await client.request({ host: HOST, port: ep.address().port, path: '/big' });
+    expect([big.code, big.contentFormat, big.payload.length]).toEqual(['2.05', 42, 3000]);
+  });
+
   it('drops a duplicate that arrives while the first copy is still being handled', async () => {
     const net = network();
     const ep = endpoint(net, { piggybackReplyMs: 1000 });
