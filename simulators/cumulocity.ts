@@ -109,7 +109,7 @@ function postRegistrationReads(reference: ReferenceServer, scenario: Scenario, a
   if (!http || reads.length === 0) return;
   const dm = { lwm2m: reference.lwm2m, metrics: http.metrics };
   const timers = new Map<string, NodeJS.Timeout>();
-  const schedule = (reg: Registration): void => {
+  const schedule = (reg: Registration, attempt = 0): void => {
     const ms = resolveAwakeTime(Object.hasOwn(awakeTimesMs, reg.endpoint) ? awakeTimesMs[reg.endpoint] : undefined, reg, DEFAULT_AWAKE_MS).ms;
     if (ms <= 0 || (!reg.queueMode && awakeTimesMs[reg.endpoint] === undefined)) return;
     clearTimeout(timers.get(reg.endpoint));
@@ -117,6 +117,11 @@ function postRegistrationReads(reference: ReferenceServer, scenario: Scenario, a
       timers.delete(reg.endpoint);
       const current = reference.lwm2m.registrations.getByEndpoint(reg.endpoint);
       if (!current) return;
+      // Its answers extend the awake window: create the commands once the server counts it asleep.
+      if (!http.queue.isAsleep(current.endpoint)) {
+        if (attempt < 40) schedule(current, attempt + 1);
+        return;
+      }
       for (const p of reads) {
         if (!current.objectLinks.objects.some((o) => o.objectId === p.objectId && (p.instanceId === undefined || o.instances.includes(p.instanceId)))) continue;
         http.queue.execute(current, readJob(dm, current.endpoint, p, undefined, undefined)).then(
@@ -124,12 +129,12 @@ function postRegistrationReads(reference: ReferenceServer, scenario: Scenario, a
           (e: unknown) => log.debug({ ep: current.endpoint, err: String(e) }, 'post-registration read failed'),
         );
       }
-    }, ms + 250);
+    }, attempt === 0 ? ms + 250 : 250);
     t.unref();
     timers.set(reg.endpoint, t);
   };
-  reference.lwm2m.on('registered', schedule);
-  reference.lwm2m.on('updated', schedule);
+  reference.lwm2m.on('registered', (reg) => schedule(reg));
+  reference.lwm2m.on('updated', (reg) => schedule(reg));
   const gone = (reg: Registration): void => {
     clearTimeout(timers.get(reg.endpoint));
     timers.delete(reg.endpoint);
