@@ -20,6 +20,7 @@ import { LWM2M_1_0_BINDINGS, bindingProblem } from '../../src/client/binding.js'
 import { modelFor } from '../../src/client/device-factory.js';
 import { ProfileFileError } from '../../src/server/profiles/issues.js';
 import { parseThingsBoardProfile } from '../../src/server/profiles/thingsboard/profile.js';
+import { parseThingsBoardCredentials } from '../../src/server/profiles/thingsboard/credentials.js';
 import { parseDeviceWiseProfile } from '../../src/server/profiles/devicewise/profile.js';
 import { cumulocityPlatform, withoutRefusedRows } from '../cumulocity.js';
 import { LwM2MError, isLwM2MError } from '../../src/core/errors.js';
@@ -786,6 +787,45 @@ interface LoadedCsv extends DeviceCsv {
   readonly fieldColumns: Readonly<Partial<Record<CsvFieldName, string>>>;
 }
 
+/**
+ * `devices.csv: credentials.json`: ThingsBoard LwM2M device credentials as the device list (endpoint,
+ * NO_SEC/PSK, identity, key; the bootstrap server's PSK when given) — the file the platform imports. Bad
+ * devices are errors at their line and column (the run does not start with a half list).
+ */
+async function loadThingsBoardDeviceList(ctx: Ctx, rel: string, path: readonly Seg[]): Promise<LoadedCsv | undefined> {
+  const read = await ctx.readText(rel, path, 'ThingsBoard credentials', MAX_CSV_BYTES);
+  if (!read) return undefined;
+  let parsed: ReturnType<typeof parseThingsBoardCredentials>;
+  try {
+    parsed = parseThingsBoardCredentials(read.text, read.abs);
+  } catch (e) {
+    if (!(e instanceof ProfileFileError)) throw e;
+    for (const i of e.issues) if (i.severity === 'error') ctx.external(read.abs, i.line, i.column, i.message);
+    return undefined;
+  }
+  for (const i of parsed.errors) ctx.external(read.abs, i.line, i.column, i.message);
+  if (parsed.errors.length > 0) return undefined;
+  if (parsed.devices.length === 0) {
+    ctx.external(read.abs, 1, 1, 'the ThingsBoard credentials list no device');
+    return undefined;
+  }
+  const hex = (k: Uint8Array | undefined): string | undefined => (k ? Buffer.from(k).toString('hex') : undefined);
+  const columns = ['endpoint', 'securityMode', 'identity', 'key'];
+  const rows: DeviceCsvRow[] = parsed.devices.map((d) => {
+    const psk = d.dm.mode === 'psk';
+    const bs = d.bootstrap?.mode === 'psk' ? d.bootstrap : undefined;
+    const cells: Record<string, string> = { endpoint: d.endpoint, securitymode: psk ? 'PSK' : 'NO_SEC', identity: d.dm.identity ?? '', key: hex(d.dm.key) ?? '' };
+    return {
+      line: d.line, endpoint: d.endpoint, securityMode: psk ? 'psk' : 'nosec',
+      ...(psk && d.dm.identity !== undefined ? { identity: d.dm.identity } : {}),
+      ...(psk && d.dm.key ? { key: hex(d.dm.key) as string } : {}),
+      ...(bs?.identity !== undefined && bs.key ? { bootstrapIdentity: bs.identity, bootstrapKey: hex(bs.key) as string } : {}),
+      cells,
+    };
+  });
+  return { file: read.abs, columns, rows, fieldColumns: { endpoint: 'endpoint', securityMode: 'securitymode', identity: 'identity', key: 'key' } };
+}
+
 async function loadDeviceCsv(ctx: Ctx, rel: string, path: readonly Seg[]): Promise<LoadedCsv | undefined> {
   const read = await ctx.readText(rel, path, 'device CSV', MAX_CSV_BYTES);
   if (!read) return undefined;
@@ -1233,7 +1273,9 @@ async function normDevices(ctx: Ctx, v: unknown, target: Target | undefined): Pr
   const fail = (): undefined => { ok = false; return undefined; };
 
   const csvRel = str(v.csv);
-  const csvLoaded = csvRel !== undefined ? await loadDeviceCsv(ctx, csvRel, [...path, 'csv']) : undefined;
+  const csvLoaded = csvRel === undefined ? undefined
+    : /\.json$/i.test(csvRel) ? await loadThingsBoardDeviceList(ctx, csvRel, [...path, 'csv'])
+      : await loadDeviceCsv(ctx, csvRel, [...path, 'csv']);
   // A Cumulocity target imports the same file: the rows its import refused (warnings at their line) do not run.
   const csv = csvLoaded && target?.kind === 'embedded' ? withoutRefusedRows(csvLoaded, target.platform) : csvLoaded;
   if (csvRel !== undefined && !csv) ok = false;

@@ -143,12 +143,28 @@ describe('scenarios/thingsboard-like.yaml (ThingsBoard profile, strategy 1)', ()
     }
   }, 60_000);
 
+  it('a ThingsBoard credentials device with a bad key fails the load at the credentials file:line:col', async () => {
+    const { writeFileSync, mkdtempSync, readFileSync, mkdirSync, copyFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'tbc-'));
+    mkdirSync(join(dir, 'thingsboard'));
+    copyFileSync(join(root, 'scenarios', 'thingsboard', 'device-profile.json'), join(dir, 'thingsboard', 'device-profile.json'));
+    const creds = readFileSync(join(root, 'scenarios', 'thingsboard', 'credentials.json'), 'utf8').replace('"key": "0123456789abcdef0123456789abcd01"', '"key": "not-hex"');
+    writeFileSync(join(dir, 'thingsboard', 'credentials.json'), creds);
+    const f = join(dir, 'tb.yaml');
+    writeFileSync(f, readFileSync(scenarioFile('thingsboard-like'), 'utf8').replace('$schema=./schema.json', ''));
+    const err = await loadScenario(f).then(() => undefined, (e: unknown) => e);
+    const lines = isScenarioError(err) ? err.issues.map(formatIssue) : [];
+    const line = creds.split('\n').findIndex((l) => l.includes('not-hex')) + 1;
+    expect(lines.some((l) => l.startsWith(`${join(dir, 'thingsboard', 'credentials.json')}:${line}:`)), lines.join('\n')).toBe(true);
+  });
+
   it('a broken ThingsBoard device profile fails the scenario load at the profile file:line:col', async () => {
     const { writeFileSync, mkdtempSync, readFileSync, mkdirSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'tb-'));
     mkdirSync(join(dir, 'thingsboard'));
-    writeFileSync(join(dir, 'thingsboard', 'devices.csv'), readFileSync(join(root, 'scenarios', 'thingsboard', 'devices.csv')));
+    writeFileSync(join(dir, 'thingsboard', 'credentials.json'), readFileSync(join(root, 'scenarios', 'thingsboard', 'credentials.json')));
     const profile = readFileSync(join(root, 'scenarios', 'thingsboard', 'device-profile.json'), 'utf8').replace('"observeStrategy": "SINGLE"', '"observeStrategy": "SOMETIMES"');
     writeFileSync(join(dir, 'thingsboard', 'device-profile.json'), profile);
     const f = join(dir, 'tb.yaml');
