@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
 import { createServer, type ReferenceServer } from '../../src/server/create.js';
+import { parseServerArgs } from '../../src/cli/server.js';
 import { parseDeviceWiseProfile } from '../../src/server/profiles/devicewise/profile.js';
 import { keyShareTargets, shareKeys } from '../../src/server/profiles/devicewise/bootstrap.js';
 import type { BootstrapSessionRecord } from '../../src/server/bootstrap/history.js';
@@ -58,6 +59,17 @@ describe('POST /api/v1/key-share', () => {
     expect((await post(url, { endpoint: 'ep2', identity: 'cu-ep1', key: '00112233' }, 't0ken')).status).toBe(409);
     const doc = await (await fetch(`${s.httpUrl ?? ''}/api/v1/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> };
     expect(doc.paths['/api/v1/key-share']?.['post']).toBeDefined();
+  });
+
+  it('lwm2m-server --key-share-token sets the token (none without the flag)', () => {
+    expect(parseServerArgs(['--key-share-token', 'abc']).keyShareToken).toBe('abc');
+    const saved = process.env['LWM2M_KEY_SHARE_TOKEN'];
+    delete process.env['LWM2M_KEY_SHARE_TOKEN'];
+    try {
+      expect(parseServerArgs([]).keyShareToken).toBeUndefined();
+    } finally {
+      if (saved !== undefined) process.env['LWM2M_KEY_SHARE_TOKEN'] = saved;
+    }
   });
 
   it('a server without a key-share token has no such route', async () => {
