@@ -47,11 +47,15 @@ export interface DeviceLink {
   /** Whether the device is in queue mode and asleep right now (requests would wait). */
   isAsleep(endpoint: string): boolean;
   read(endpoint: string, path: LwM2MPath, timeoutMs: number): Promise<ReadResult>;
-  /** Write of an opaque (Uint8Array, Content-Format application/octet-stream) or string (text/plain) resource value. */
-  write(endpoint: string, path: LwM2MPath, value: Uint8Array | string, timeoutMs: number): Promise<OperationResult>;
+  /**
+   * Write of an opaque (Uint8Array, Content-Format application/octet-stream) or string (text/plain) resource
+   * value. `signal` gives the exchange up (the job aborts it when the device registers again: the old
+   * exchange can no longer be answered).
+   */
+  write(endpoint: string, path: LwM2MPath, value: Uint8Array | string, timeoutMs: number, signal?: AbortSignal): Promise<OperationResult>;
   /** Block1 write of the image to /5/0/0 (Content-Format application/octet-stream, one token per transfer). */
   push(endpoint: string, data: Buffer, options: PushOptions): Promise<OperationResult>;
-  execute(endpoint: string, path: LwM2MPath, timeoutMs: number): Promise<OperationResult>;
+  execute(endpoint: string, path: LwM2MPath, timeoutMs: number, signal?: AbortSignal): Promise<OperationResult>;
   observe(endpoint: string, path: LwM2MPath): Promise<ReadResult>;
   cancelObserve(endpoint: string, path: LwM2MPath): Promise<void>;
   /** Subscribes to device events; returns the unsubscribe function. */
@@ -83,10 +87,10 @@ export function lwm2mDeviceLink(server: LwM2MServer, options: { isAsleep?: (endp
       return r !== undefined && r.queueMode && (options.isAsleep?.(ep) ?? false);
     },
     read: (ep, path, timeoutMs) => server.read(ep, path, undefined, timeoutMs),
-    async write(ep, path, value, timeoutMs) {
+    async write(ep, path, value, timeoutMs, signal) {
       const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value;
       const format = typeof value === 'string' ? ContentFormat.TEXT : OCTET_STREAM;
-      return writeResult(await server.send(ep, request(reg(ep), path, bytes, format), { timeoutMs }));
+      return writeResult(await server.send(ep, request(reg(ep), path, bytes, format), { timeoutMs, ...(signal ? { signal } : {}) }));
     },
     async push(ep, data, o) {
       const answer = await server.send(ep, request(reg(ep), FW.PACKAGE, data, OCTET_STREAM), {
@@ -94,8 +98,8 @@ export function lwm2mDeviceLink(server: LwM2MServer, options: { isAsleep?: (endp
       });
       return writeResult(answer);
     },
-    async execute(ep, path, timeoutMs) {
-      return executeResult(await server.send(ep, executeRequest(path, '', reg(ep).rootPath), { timeoutMs }));
+    async execute(ep, path, timeoutMs, signal) {
+      return executeResult(await server.send(ep, executeRequest(path, '', reg(ep).rootPath), { timeoutMs, ...(signal ? { signal } : {}) }));
     },
     observe: (ep, path) => server.observe(ep, path),
     async cancelObserve(ep, path) {

@@ -16,11 +16,17 @@
  * observations are set up again, State is read again, and the job continues or delivers again.
  * Every wait is bounded by a per-step timeout on the injected Clock; notifications that get lost are made
  * up for by reading State/Result again every `pollMs`.
+ *
+ * Execute Update and the package URI write are not idempotent: one that got no answer may still have been
+ * carried out (RFC 7252 §4.2 — the ACK was lost, or the device restarted into the new firmware before a
+ * retransmission reached it). It is sent again only when State and Update Result, read afresh, show the
+ * device did not act on it ({@link FotaJob.once}).
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { isLwM2MError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import type { LwM2MPath } from '../../core/path.js';
+import type { OperationResult } from '../operations/types.js';
 import type { DeviceEvent, DeviceLink } from './device-link.js';
 import { FW } from './device-link.js';
 import type { StoredImage } from './image-store.js';
@@ -32,6 +38,9 @@ import {
 const MAX_HISTORY = 64;
 /** Attempts of one DM request across timeouts and the device's absences. */
 const MAX_REQUEST_ATTEMPTS = 6;
+/** How a request that got no answer left the device: carried out, not carried out (safe to send again), or a reason it cannot go on. */
+type Effect = 'applied' | 'not-applied' | { readonly unexpected: string };
+
 /** Update Results that end a job as failed (§E.6); 4 (connection lost) is a redelivery while deliveries remain. */
 const FAILURE_RESULTS: ReadonlySet<number> = new Set([2, 3, 5, 6, 7, 8, 9, 10, 11]);
 
@@ -107,6 +116,8 @@ export class FotaJob {
   private readonly cancelController = new AbortController();
   /** Aborts the push in flight on a reconnect or the delivery timeout. */
   private pushController: AbortController | undefined;
+  /** Aborts the Execute Update / package URI write in flight on a reconnect (its answer can no longer come). */
+  private requestController: AbortController | undefined;
   private readonly waiters = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
   private lastPercentStep = -1;
@@ -295,6 +306,7 @@ export class FotaJob {
     await this.reachable('delivering');
     this.bytesSent = 0;
     this.reconnected = false;
+    this.forgetDeviceState();
     const controller = new AbortController();
     this.pushController = controller;
     const remaining = Math.max(1, deadline - this.clock.now());
@@ -326,7 +338,7 @@ export class FotaJob {
     this.throwIfCancelled();
     if (!res.ok) {
       await this.refreshStateAndResult();
-      throw new JobEnd('failed', `the device refused the package: ${res.code}${res.diagnostic ? ` (${res.diagnostic})` : ''}`, this.failureResult());
+      throw new JobEnd('failed', `the device refused the package: ${res.code}${res.diagnostic ? ` (${res.diagnostic})` : ''}${this.deviceSays()}`, this.failureResult());
     }
     return this.awaitDownloaded(deadline);
   }
@@ -336,10 +348,18 @@ export class FotaJob {
     const uri = this.uri as string;
     this.enter('delivering', uri);
     this.bytesSent = 0;
-    const w = await this.dm('write /5/0/1', () => this.link.write(this.endpoint, FW.PACKAGE_URI, uri, this.timeouts.requestMs));
-    if (!w.ok) {
+    // Downloading/Downloaded, or a Result other than 0 and the one known before (7, 9, …), means the write was
+    // carried out; Idle with the same Result (e.g. 4 before a resume) is written again — harmless in Idle.
+    const before = this.result ?? 0;
+    this.forgetDeviceState();
+    const w = await this.once('write /5/0/1', (signal) => this.link.write(this.endpoint, FW.PACKAGE_URI, uri, this.timeouts.requestMs, signal), deadline, () => {
+      if (this.state === 1 || this.state === 2 || (this.result !== undefined && this.result !== 0 && this.result !== before)) return 'applied';
+      if (this.state === 0) return 'not-applied'; // Idle takes a URI: writing it again is safe
+      return { unexpected: 'the device is not Idle' };
+    });
+    if (w && !w.ok) {
       await this.refreshStateAndResult();
-      throw new JobEnd('failed', `the device refused the package URI: ${w.code}${w.diagnostic ? ` (${w.diagnostic})` : ''}`, this.failureResult());
+      throw new JobEnd('failed', `the device refused the package URI: ${w.code}${w.diagnostic ? ` (${w.diagnostic})` : ''}${this.deviceSays()}`, this.failureResult());
     }
     return this.awaitDownloaded(deadline);
   }
@@ -368,14 +388,29 @@ export class FotaJob {
   /** Execute /5/0/2; then until State 0 + Result 1 (across a restart) and /5/0/7 = the image's version. */
   private async update(): Promise<void> {
     this.enter('updating');
-    this.result = undefined;
-    const x = await this.dm('execute /5/0/2', () => this.link.execute(this.endpoint, FW.UPDATE, this.timeouts.requestMs));
-    if (!x.ok) {
-      await this.refreshStateAndResult();
-      throw new JobEnd('failed', `the device refused Update (/5/0/2): ${x.code}${x.diagnostic ? ` (${x.diagnostic})` : ''}`, this.failureResult());
-    }
+    // LwM2M-TS-Core 1.1 §E.6: Downloaded comes with Result 0; Updating, or any other Result afterwards, is
+    // the device acting on the Execute.
+    const before = this.result ?? 0;
     const deadline = this.clock.now() + this.timeouts.updateMs;
+    // A Register from here on is the device restarting (into the new firmware, or an Execute that was
+    // carried out although its answer was lost): the loop below sets the observations up again.
     this.reconnected = false;
+    this.result = undefined;
+    const updated = (): Effect => {
+      if (this.state === 3 || (this.result !== undefined && this.result !== 0 && this.result !== before)) return 'applied';
+      if (this.state === 2) return 'not-applied'; // still Downloaded: executing again is safe
+      return { unexpected: 'the device left Downloaded without updating' };
+    };
+    let x = await this.once('execute /5/0/2', (signal) => this.link.execute(this.endpoint, FW.UPDATE, this.timeouts.requestMs, signal), deadline, updated);
+    if (x && !x.ok) {
+      // An error answer may be the device's reply to a copy of our own Execute that reached it after it had
+      // restarted (RFC 7252 §4.5 duplicate detection does not survive a reboot): State/Result decide.
+      await this.readAfresh(deadline);
+      if (updated() === 'applied') x = undefined;
+    }
+    if (x && !x.ok) {
+      throw new JobEnd('failed', `the device refused Update (/5/0/2): ${x.code}${x.diagnostic ? ` (${x.diagnostic})` : ''}${this.deviceSays()}`, this.failureResult());
+    }
     for (let round = 0; round < 8; round++) {
       await this.untilPolling(
         () => (this.state === 0 && this.result !== undefined && this.result !== 0) || this.isFailure() || this.reconnected,
@@ -452,6 +487,75 @@ export class FotaJob {
     const other: ResetMechanism = mechanism === 'package' ? 'package-uri' : 'package';
     const r2 = await this.dm(`reset (${other})`, () => this.resetRequest(other, this.timeouts.requestMs));
     if (!r2.ok) throw new JobEnd('failed', `the device refused the reset: ${mechanism} ${r.code}, ${other} ${r2.code}`);
+  }
+
+  /**
+   * A request that must not be repeated blindly (Execute Update, the package URI write). When it gets no
+   * answer — the ACK or the response was lost, or the device restarted before a retransmission reached it;
+   * RFC 7252 §4.2: the request may still have been carried out — State and Update Result are read afresh
+   * and `effect` decides: sent again only on 'not-applied'. Returns the device's answer, or `undefined`
+   * when the device carried the request out but its answer was lost.
+   */
+  private async once(
+    what: string, fn: (signal: AbortSignal) => Promise<OperationResult>, deadline: number, effect: () => Effect,
+  ): Promise<OperationResult | undefined> {
+    let last: unknown;
+    for (let attempt = 0; attempt < MAX_REQUEST_ATTEMPTS; attempt++) {
+      this.throwIfCancelled();
+      await this.reachable(this.phaseNow);
+      const controller = new AbortController();
+      this.requestController = controller;
+      try {
+        const r = await fn(controller.signal);
+        this.throwIfCancelled();
+        return r;
+      } catch (e) {
+        this.throwIfCancelled();
+        if (!isUnreachable(e)) throw e;
+        last = e;
+      } finally {
+        if (this.requestController === controller) this.requestController = undefined;
+      }
+      this.log.info({ err: last, what, attempt }, 'no answer: reading the device state before sending it again');
+      await this.readAfresh(deadline);
+      const verdict = effect();
+      if (verdict === 'applied') {
+        this.log.info({ what, state: this.state, result: this.result }, 'the device carried the request out (its answer was lost)');
+        return undefined;
+      }
+      if (verdict !== 'not-applied') {
+        throw new JobEnd('failed', `${what} got no answer, and ${verdict.unexpected}${this.deviceSays()}`, this.failureResult());
+      }
+    }
+    throw new JobEnd('timeout', `${what}: no answer from the device after ${MAX_REQUEST_ATTEMPTS} attempts (${last instanceof Error ? last.message : String(last)})`);
+  }
+
+  /**
+   * State and Update Result as the device shows them now — not as known before (values read or notified
+   * earlier say nothing about what a request without an answer did). After a Register the observations are
+   * set up again first.
+   */
+  private async readAfresh(deadline: number): Promise<void> {
+    this.forgetDeviceState();
+    if (this.reconnected) {
+      await this.resync(deadline, true);
+    } else {
+      const r = await this.dm('read /5/0', () => this.link.read(this.endpoint, FW.INSTANCE, this.timeouts.requestMs));
+      if (r.ok) this.take(r.values ?? {});
+    }
+  }
+
+  /** Values known from before a delivery or a request are not the device's state after it. */
+  private forgetDeviceState(): void {
+    this.state = undefined;
+    this.result = undefined;
+  }
+
+  /** The device's State and Update Result as last known, for a failure's reason. */
+  private deviceSays(): string {
+    const name = (v: number | undefined, names: Readonly<Record<number, string>>): string =>
+      v === undefined ? 'unknown' : `${v} (${names[v] ?? '?'})`;
+    return `; device: State ${name(this.state, STATE_NAMES)}, Update Result ${name(this.result, UPDATE_RESULT_NAMES)}`;
   }
 
   private async observe(path: LwM2MPath): Promise<void> {
@@ -577,6 +681,7 @@ export class FotaJob {
           this.reconnected = true;
           this.log.info({ registrationId: e.registrationId }, 'the device registered again mid-job');
           this.pushController?.abort('reconnected');
+          this.requestController?.abort('reconnected');
         }
         this.registrationId = e.registrationId;
         break;
