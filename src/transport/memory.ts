@@ -13,7 +13,9 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { mulberry32 } from '../core/prng.js';
 import { TransportError, familyOf, type DatagramSocket, type RemoteInfo, type SendCallback } from './datagram.js';
+import { sendArgs } from './send-args.js';
 
 /** A fixed delay, or a [min, max] range drawn uniformly per datagram. Milliseconds. */
 export type DelaySpec = number | readonly [number, number];
@@ -97,18 +99,6 @@ interface LinkQueue {
   items: InFlight[];
   timer: TimerHandle | undefined;
   lastAt: number;
-}
-
-/** mulberry32: tiny, fast, good enough to drive fault injection; fully determined by the seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function checkProbability(name: string, v: number | undefined): void {
@@ -512,22 +502,8 @@ export class MemorySocket extends EventEmitter implements DatagramSocket {
   send(msg: Buffer, offset: number, length: number, port: number, address: string, callback?: SendCallback): void;
   send(msg: Buffer, port: number, address: string, callback?: SendCallback): void;
   send(msg: Buffer, a: number, b: number | string, c?: number | SendCallback, d?: string, e?: SendCallback): void {
-    let data: Buffer;
-    let port: number;
-    let address: string;
-    let callback: SendCallback | undefined;
-    if (typeof b === 'number') {
-      if (typeof c !== 'number' || typeof d !== 'string') throw new TypeError('send(msg, offset, length, port, address, cb?)');
-      data = Buffer.from(msg.subarray(a, a + b)); // copy: the caller may reuse its buffer
-      port = c;
-      address = d;
-      callback = e;
-    } else {
-      data = Buffer.from(msg);
-      port = a;
-      address = b;
-      callback = typeof c === 'function' ? c : undefined;
-    }
+    const { data: view, port, address, callback } = sendArgs(msg, a, b, c, d, e);
+    const data = Buffer.from(view); // copy: the caller may reuse its buffer
     if (this.closed) {
       // dgram throws ERR_SOCKET_DGRAM_NOT_RUNNING synchronously here.
       throw new TransportError('TRANSPORT_CLOSED', 'send on a closed memory socket');

@@ -10,8 +10,8 @@ export interface FuzzOptions {
   maxLength?: number;
 }
 
-/** Applies one random mutation (bit flip, byte set, insert, delete, truncate, duplicate) to `input`. */
-function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
+/** Applies 1–4 random mutations (bit flip, byte set, insert, delete, truncate, duplicate) to `input`. */
+export function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
   const b = Array.from(input);
   const ops = 1 + Math.floor(rnd() * 4);
   for (let k = 0; k < ops; k++) {

@@ -16,38 +16,10 @@ import { ContentType, HandshakeType } from '../../../src/transport/dtls/server/c
 import { encodeHandshake } from '../../../src/transport/dtls/server/handshake-codec.js';
 import { encodeRecord } from '../../../src/transport/dtls/server/record.js';
 import { PskTestClient } from './psk-client.js';
+import { mulberry32 as prng } from '../../../src/core/prng.js';
+import { mutate } from '../../helpers/fuzz.js';
 
 const KEY = Buffer.from('secret-key-0123');
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** test/helpers/fuzz.ts-style mutation: bit flips, byte sets, inserts, deletes, truncation, duplication. */
-function mutate(input: Buffer, rnd: () => number): Buffer {
-  const b = Array.from(input);
-  const ops = 1 + Math.floor(rnd() * 4);
-  for (let k = 0; k < ops; k++) {
-    const pos = b.length === 0 ? 0 : Math.floor(rnd() * b.length);
-    switch (Math.floor(rnd() * 6)) {
-      case 0: if (b.length) b[pos] = (b[pos] as number) ^ (1 << Math.floor(rnd() * 8)); break;
-      case 1: if (b.length) b[pos] = Math.floor(rnd() * 256); break;
-      case 2: b.splice(pos, 0, Math.floor(rnd() * 256)); break;
-      case 3: b.splice(pos, 1); break;
-      case 4: b.length = pos; break;
-      default: b.splice(pos, 0, ...b.slice(pos, pos + 1 + Math.floor(rnd() * 8))); break;
-    }
-  }
-  return Buffer.from(b);
-}
 
 function gcFn(): () => void {
   setFlagsFromString('--expose_gc');
@@ -105,7 +77,7 @@ describe('DTLS server robustness', () => {
         const seed = seeds[Math.floor(rnd() * seeds.length)] as Buffer;
         const r = rnd();
         const port = r < 0.4 ? y.port : r < 0.7 ? x.port : 40000 + Math.floor(rnd() * 64);
-        inject(mutate(seed, rnd), port);
+        inject(Buffer.from(mutate(seed, rnd)), port);
         mutations++;
       }
       expect(server.stats().handshakesInProgress).toBeLessThanOrEqual(101);

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
 import { silentLogger } from '../../../core/logger.js';
 import { TransportError, familyOf, type DatagramSocket, type RemoteInfo, type SendCallback } from '../../datagram.js';
+import { sendArgs } from '../../send-args.js';
 import {
   AlertDescription, AlertLevel, ContentType, DTLS_1_0, DTLS_1_2, HandshakeType, MAX_PLAINTEXT_LENGTH, alertName,
 } from './constants.js';
@@ -112,22 +113,7 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
   send(msg: Buffer, offset: number, length: number, port: number, address: string, callback?: SendCallback): void;
   send(msg: Buffer, port: number, address: string, callback?: SendCallback): void;
   send(msg: Buffer, a: number, b: number | string, c?: number | SendCallback, d?: string, e?: SendCallback): void {
-    let data: Buffer;
-    let port: number;
-    let address: string;
-    let callback: SendCallback | undefined;
-    if (typeof b === 'number') {
-      if (typeof c !== 'number' || typeof d !== 'string') throw new TypeError('send(msg, offset, length, port, address, cb?)');
-      data = msg.subarray(a, a + b);
-      port = c;
-      address = d;
-      callback = e;
-    } else {
-      data = msg;
-      port = a;
-      address = b;
-      callback = typeof c === 'function' ? c : undefined;
-    }
+    const { data, port, address, callback } = sendArgs(msg, a, b, c, d, e);
     if (this.isClosed) throw new TransportError('TRANSPORT_CLOSED', 'send on a closed DTLS server socket');
     const fail = (err: TransportError): void => {
       queueMicrotask(() => {
