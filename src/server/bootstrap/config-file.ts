@@ -6,7 +6,8 @@
  * report positions the same way.
  */
 import { basename, extname } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { yamlNodeAt } from '../../core/yaml-pointer.js';
 import {
   BootstrapConfigError, configKey, validateBootstrapConfig,
   type BootstrapConfigEntry, type ConfigIssue, type ConfigValidationOptions,
@@ -18,41 +19,13 @@ export const MAX_CONFIGS_PER_FILE = 100_000;
 /** File extensions the directory loader reads. */
 export const CONFIG_FILE_EXTENSIONS: readonly string[] = Object.freeze(['.json', '.yaml', '.yml']);
 
-function unescapePointer(s: string): string {
-  return s.replace(/~1/g, '/').replace(/~0/g, '~');
-}
-
-/** The node a JSON pointer leads to (the deepest one found), or the key node when `atKey`. */
-function nodeAt(doc: Document, pointer: string, atKey: boolean): YamlNode | undefined {
-  let node: unknown = doc.contents;
-  let keyNode: unknown;
-  const segments = pointer === '' ? [] : pointer.split('/').slice(1).map(unescapePointer);
-  for (const seg of segments) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
-      if (!pair) return node;
-      keyNode = pair.key;
-      node = pair.value ?? pair.key;
-    } else if (isSeq(node)) {
-      const item: unknown = node.items[Number(seg)];
-      if (item === undefined || item === null) return node;
-      keyNode = undefined;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  const chosen = atKey && keyNode !== undefined ? keyNode : node;
-  return chosen as YamlNode | undefined;
-}
-
 function position(lc: LineCounter, offset: number): string {
   const { line, col } = lc.linePos(offset);
   return `${Math.max(line, 1)}:${Math.max(col, 1)}`;
 }
 
 function locate(file: string, lc: LineCounter, doc: Document, pointer: string, atKey = false): string {
-  const node = nodeAt(doc, pointer, atKey);
+  const node = yamlNodeAt(doc, pointer, atKey);
   const offset = node?.range?.[0] ?? 0;
   return `${file}:${position(lc, offset)}`;
 }

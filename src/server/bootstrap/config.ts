@@ -16,6 +16,7 @@ import type { ModelLookup } from '../../model/types.js';
 import { checkEndpointName } from '../registration/parse.js';
 import { bootstrapConfigSchema } from './config-schema.js';
 import { hexBytes, toResourceNode, type BootstrapResourceValue } from './resource-values.js';
+import { escapePointer } from '../../core/yaml-pointer.js';
 
 export { bootstrapConfigSchema } from './config-schema.js';
 export type { BootstrapResourceValue, BootstrapScalar } from './resource-values.js';
@@ -189,10 +190,6 @@ export class BootstrapConfigError extends LwM2MError {
 const ajv = new Ajv({ allErrors: true, strict: true });
 const schemaValidator = ajv.compile(bootstrapConfigSchema);
 let builtinModels: ModelLookup | undefined;
-
-function escapePointer(s: string): string {
-  return s.replace(/~/g, '~0').replace(/\//g, '~1');
-}
 
 function schemaIssues(errors: readonly ErrorObject[]): ConfigIssue[] {
   const out: ConfigIssue[] = [];

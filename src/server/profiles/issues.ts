@@ -3,7 +3,8 @@
  * one has a 1-based line and column, and — in JSON files — the JSON pointer it is about. Errors make the
  * item (the file, a device, a row) fail; warnings (an unknown field, an ignored column) never do.
  */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { escapePointer, yamlNodeAt } from '../../core/yaml-pointer.js';
 import { LwM2MError } from '../../core/errors.js';
 
 export type IssueSeverity = 'error' | 'warning';
@@ -40,13 +41,7 @@ export class ProfileFileError extends LwM2MError {
   }
 }
 
-export function escapePointer(s: string): string {
-  return s.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-function unescapePointer(s: string): string {
-  return s.replace(/~1/g, '/').replace(/~0/g, '~');
-}
+export { escapePointer };
 
 /** A parsed JSON text with positions: `value` plus `locate(pointer)` → line and column. */
 export interface LocatedJson {
@@ -81,31 +76,7 @@ export function parseLocatedJson(text: string, file: string | undefined, what: s
   } catch (e) {
     throw new ProfileFileError([{ severity: 'error', line: 1, column: 1, message: e instanceof Error ? e.message : String(e) }], file, what);
   }
-  return { value, locate: (pointer, atKey = false) => pos(nodeOffset(doc, pointer, atKey)) };
-}
-
-/** Offset of the node a JSON pointer leads to (the deepest one that exists), or of its key when `atKey`. */
-function nodeOffset(doc: Document, pointer: string, atKey: boolean): number {
-  let node: unknown = doc.contents;
-  let keyNode: unknown;
-  const segments = pointer === '' ? [] : pointer.split('/').slice(1).map(unescapePointer);
-  for (const seg of segments) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
-      if (!pair) break;
-      keyNode = pair.key;
-      node = pair.value ?? pair.key;
-    } else if (isSeq(node)) {
-      const item: unknown = node.items[Number(seg)];
-      if (item === undefined || item === null) break;
-      keyNode = undefined;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  const chosen = (atKey && keyNode !== undefined ? keyNode : node) as { range?: [number, number, number] } | undefined;
-  return chosen?.range?.[0] ?? 0;
+  return { value, locate: (pointer, atKey = false) => pos(yamlNodeAt(doc, pointer, atKey)?.range?.[0] ?? 0) };
 }
 
 /**
