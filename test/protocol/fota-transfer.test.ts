@@ -13,7 +13,7 @@ import { createDeviceTree } from '../../src/client/device-factory.js';
 import { encodeFirmwareImage } from '../../src/fota/image.js';
 import { lwm2mDeviceLink } from '../../src/server/fota/device-link.js';
 import { FotaService } from '../../src/server/fota/service.js';
-import type { FotaJobSpec } from '../../src/server/fota/types.js';
+import type { FotaJobSnapshot, FotaJobSpec } from '../../src/server/fota/types.js';
 import { createHttpApi } from '../../src/server/http/api.js';
 import { LwM2MServer } from '../../src/server/lwm2m-server.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
@@ -69,6 +69,12 @@ async function update(fota: FotaService, spec: FotaJobSpec) {
   return { job, outcome };
 }
 
+/** A failed job's story for the assertion message: reason (with the device's State/Result), then the phases. */
+function why(job: { snapshot(): FotaJobSnapshot }): string {
+  const s = job.snapshot();
+  return `${s.outcome?.reason ?? 'no outcome'} | device State ${s.deviceState}, Result ${s.updateResult} | ${s.history.map((h) => `${h.phase}${h.detail ? ` (${h.detail})` : ''}`).join(' → ')}`;
+}
+
 describe('FOTA server ↔ client SDK device, in-memory network, 20 % loss', () => {
   for (const blockSize of [16, 512, 1024]) {
     it(`push of a 100 KB image in ${blockSize}-byte Block1 blocks`, async () => {
@@ -84,7 +90,7 @@ describe('FOTA server ↔ client SDK device, in-memory network, 20 % loss', () =
         }
       });
       const { job, outcome } = await update(fota, { method: 'push', blockSize });
-      expect(outcome, outcome.reason).toMatchObject({ status: 'success', updateResult: 1 });
+      expect(outcome, why(job)).toMatchObject({ status: 'success', updateResult: 1 });
       const s = job.snapshot();
       expect([s.bytesSent, s.totalBytes, s.percent]).toEqual([stored.size, stored.size, 100]);
       expect(net.stats.lost).toBeGreaterThan(0);
@@ -104,7 +110,7 @@ describe('FOTA server ↔ client SDK device, in-memory network, 20 % loss', () =
         if (e.kind === 'delivered' && e.from.port === 5683 && e.data.length > blockSize && e.data.length <= blockSize + 40) served++;
       });
       const { job, outcome } = await update(fota, { method: 'pull', protocol: 'coap' });
-      expect(outcome, outcome.reason).toMatchObject({ status: 'success', updateResult: 1 });
+      expect(outcome, why(job)).toMatchObject({ status: 'success', updateResult: 1 });
       expect(job.uri).toMatch(/^coap:\/\/127\.0\.0\.1:5683\/fw\/[0-9a-f]{16}\?ep=dev1$/);
       expect(job.snapshot().bytesSent).toBe(image.length);
       expect(served).toBeGreaterThanOrEqual(Math.floor(image.length / blockSize)); // blocks of the size the device asked for
@@ -115,7 +121,7 @@ describe('FOTA server ↔ client SDK device, in-memory network, 20 % loss', () =
   it('pull over HTTP: the device fetches GET /fw/{id} from the API', async () => {
     const { fota, httpUrl } = await setup({ loss: 0.2, http: true });
     const { job, outcome } = await update(fota, { method: 'pull', protocol: 'http' });
-    expect(outcome, outcome.reason).toMatchObject({ status: 'success', updateResult: 1 });
+    expect(outcome, why(job)).toMatchObject({ status: 'success', updateResult: 1 });
     expect(job.uri).toBe(`${httpUrl}/fw/${job.image.id}?ep=dev1`);
   }, 60_000);
 
@@ -154,7 +160,7 @@ describe('FOTA server ↔ client SDK device, in-memory network, 20 % loss', () =
     });
     void client.reboot(); // new socket, new registration: the transfer in flight goes nowhere
     const o = await job.done;
-    expect(o, o.reason).toMatchObject({ status: 'success' });
+    expect(o, why(job)).toMatchObject({ status: 'success' });
     const s = job.snapshot();
     expect(s.deliveries).toBe(2);
     expect(s.reconnects).toBeGreaterThanOrEqual(1);
