@@ -5,43 +5,23 @@
  * with 0 (free ports), as a test must not take 5683/5684/5783/5784.
  */
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bins, root, serverReady, startCli, type StartedCli } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const serverBin = join(root, 'bin', 'lwm2m-server.js');
 const ports = ['--coap-port', '0', '--coaps-port', '0', '--bs-coap-port', '0', '--bs-coaps-port', '0', '--http-port', '0'];
 
-async function start(args: string[]): Promise<{ child: ChildProcess; line: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [serverBin, '--log-level', 'error', '--profile', 'cumulocity', ...ports, ...args], { cwd: root });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  const line = await Promise.race([
-    once(child.stdout as NodeJS.ReadableStream, 'data').then(([d]) => (d as Buffer).toString()),
-    once(child, 'exit').then(() => ''),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`lwm2m-server did not start: ${err}`)), 20_000)),
-  ]);
-  return { child, line, stderr: () => err };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const [code] = await exited;
-  return code as number | null;
-}
+const start = (args: string[]): Promise<StartedCli> =>
+  startCli(bins.server, ['--log-level', 'error', '--profile', 'cumulocity', ...ports, ...args], { ready: serverReady });
 
 describe('lwm2m-server --profile cumulocity --import cumulocity:…', () => {
   it('serves the CSV\'s bootstrap configs and PSKs, the shell route, exit 0', async () => {
     const s = await start(['--import', 'cumulocity:scenarios/cumulocity-devices.csv', '--max-queued', '4']);
     try {
       // The two PSK devices: their DM PSKs and their bootstrap PSKs.
-      expect(s.line).toMatch(/DTLS LwM2M coaps:\/\/127\.0\.0\.1:\d+ \(2 PSKs\), bootstrap coaps:\/\/127\.0\.0\.1:\d+ \(2 PSKs\)/);
-      const http = /HTTP (http:\/\/[^\s,]+)/.exec(s.line)?.[1] as string;
+      expect(s.match?.[0]).toMatch(/DTLS LwM2M coaps:\/\/127\.0\.0\.1:\d+ \(2 PSKs\), bootstrap coaps:\/\/127\.0\.0\.1:\d+ \(2 PSKs\)/);
+      const http = /HTTP (http:\/\/[^\s,]+)/.exec(s.match?.[0] ?? '')?.[1] as string;
       const configs = (await (await fetch(`${http}/api/v1/bootstrap/configs`)).json()) as unknown;
       expect(JSON.stringify(configs)).toContain('c8yPsk0001');
       expect(JSON.stringify(configs)).toContain('c8yNoSec0002');
@@ -50,7 +30,7 @@ describe('lwm2m-server --profile cumulocity --import cumulocity:…', () => {
       const notThere = await fetch(`${http}/api/v1/clients/c8yPsk0001/shell`, { method: 'POST', body: 'read /3/0/0', headers: { 'content-type': 'text/plain' } });
       expect(notThere.status).toBe(404);
     } finally {
-      expect(await stop(s.child), s.stderr()).toBe(0);
+      expect(await s.stop(), s.stderr()).toBe(0);
     }
   });
 
@@ -61,7 +41,7 @@ describe('lwm2m-server --profile cumulocity --import cumulocity:…', () => {
     lines[4] = (lines[4] as string).replace(';NO_SEC;', ';X509;');
     writeFileSync(file, lines.join('\n'));
     const s = await start(['--import', `cumulocity:${file}`]);
-    const code = await stop(s.child);
+    const code = await s.stop();
     expect(s.stderr()).toMatch(new RegExp(`${file.replace(/[.\\/]/g, '\\$&')}:5:\\d+: .*securityMode`));
     expect(code).toBe(2);
   });

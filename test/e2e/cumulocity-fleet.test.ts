@@ -6,32 +6,15 @@
  * import refuses: the row is reported at its line and column, the others run, the exit code is 2.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateReport } from '../../simulators/report/json.js';
+import { bins, root, runCli, type CliRun } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const fleetBin = join(root, 'bin', 'lwm2m-fleet.js');
 const tmp = mkdtempSync(join(tmpdir(), 'c8y-e2e-'));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(args: readonly string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fleetBin, ...args], { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[]): Promise<CliRun> => runCli(bins.fleet, args);
 
 // Waits of 8 s become 4 s: longer than the CSV's 2 s awake time, so each read waits in the server's queue.
 const short = ['--time-scale', '0.5', '--workers', '1', '--log-level', 'error'];

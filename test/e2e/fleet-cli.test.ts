@@ -1,34 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { XMLValidator } from 'fast-xml-parser';
 import { validateReport } from '../../simulators/report/json.js';
+import { bins, root, runCli, serverReady, startCli, type CliRun, type StartedCli } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const fleetBin = join(root, 'bin', 'lwm2m-fleet.js');
-const serverBin = join(root, 'bin', 'lwm2m-server.js');
+const fleetBin = bins.fleet;
 const tmp = mkdtempSync(join(tmpdir(), 'fleet-e2e-'));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** Runs a CLI to completion (bounded by `timeoutMs`, then killed). */
-function cli(bin: string, args: readonly string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (bin: string, args: readonly string[], timeoutMs = 120_000): Promise<CliRun> => runCli(bin, args, { timeoutMs });
 
 const short = ['--devices', '12', '--time-scale', '0.25', '--workers', '1', '--log-level', 'error'];
 
@@ -100,26 +81,17 @@ describe('lwm2m-fleet CLI (built package, separate processes)', () => {
 });
 
 describe('lwm2m-fleet against lwm2m-server started as a separate process', () => {
-  let server: ChildProcess;
+  let server: StartedCli | undefined;
   let coapPort = 0;
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [serverBin, '--coap-port', '0', '--bs-coap-port', '0', '--http-port', '0', '--log-level', 'warn'], { cwd: root });
-    const [line] = await Promise.race([
-      once(server.stdout as NodeJS.ReadableStream, 'data') as Promise<[Buffer]>,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('lwm2m-server did not start')), 20_000)),
-    ]);
-    const m = /LwM2M coap:\/\/127\.0\.0\.1:(\d+)/.exec(line.toString());
-    coapPort = Number(m?.[1]);
-    expect(coapPort).toBeGreaterThan(0);
+    server = await startCli(bins.server, ['--coap-port', '0', '--bs-coap-port', '0', '--http-port', '0', '--log-level', 'warn'], { ready: serverReady });
+    coapPort = Number(/LwM2M coap:\/\/127\.0\.0\.1:(\d+)/.exec(server.match?.[0] ?? '')?.[1]);
+    expect(coapPort, server.stderr()).toBeGreaterThan(0);
   });
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      const closed = once(server, 'close');
-      server.kill('SIGTERM');
-      await closed;
-    }
+    await server?.stop();
   });
 
   it('quickstart registers every device with it and exits 0', async () => {
@@ -150,28 +122,12 @@ describe('lwm2m-fleet against lwm2m-server started as a separate process', () =>
 
 describe('lwm2m-fleet run --metrics-port (Prometheus while running)', () => {
   it('serves /metrics during the run: counters, gauges and per-operation latency', async () => {
-    const child = spawn(process.execPath, [fleetBin, 'run', 'scenarios/quickstart.yaml', '--devices', '12', '--time-scale', '0.5', '--workers', '1', '--log-level', 'error', '--metrics-port', '0'],
-      { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    let stderr = '';
-    child.stdout.resume();
-    const closed = once(child, 'close') as Promise<[number | null]>;
+    const run = await startCli(fleetBin, ['run', 'scenarios/quickstart.yaml', '--devices', '12', '--time-scale', '0.5', '--workers', '1', '--log-level', 'error', '--metrics-port', '0'],
+      { ready: /Prometheus metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/, stream: 'stderr' });
+    const { child } = run;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no metrics URL announced: ${stderr}`)), 20_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          reject(new Error(`ended before announcing the metrics URL: ${stderr}`));
-        });
-        child.stderr.on('data', (d: Buffer) => {
-          stderr += d.toString();
-          const m = /Prometheus metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr);
-          if (m) {
-            clearTimeout(t);
-            resolve(m[1] as string);
-          }
-        });
-      });
+      const url = run.match?.[1];
+      if (url === undefined) throw new Error(`ended before announcing the metrics URL: ${run.stderr()}`);
       // Bounded poll: until the first snapshot with a register latency arrives (≤ 100 × 100 ms).
       let body = '';
       for (let i = 0; i < 100 && !/operation_duration_seconds_count\{operation="register"\} [1-9]/.test(body); i++) {
@@ -190,12 +146,10 @@ describe('lwm2m-fleet run --metrics-port (Prometheus while running)', () => {
       expect(body).toMatch(/^lwm2m_fleet_devices_started_total [1-9]\d*$/m);
       expect(body).toMatch(/^lwm2m_fleet_devices_connected -?\d+$/m);
       expect(body).toMatch(/^lwm2m_fleet_devices_target 12$/m);
-      const [code] = await closed;
-      expect(code, stderr).toBe(0);
+      expect(await run.exit(60_000), run.stderr()).toBe(0);
       // closed at the end of the run
       await expect(fetch(url, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
     } finally {
-      clearTimeout(killer);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 90_000);
@@ -224,25 +178,13 @@ describe('lwm2m-fleet run --processes (automatic process sharding)', () => {
 describe('lwm2m-fleet run: Ctrl-C', () => {
   it('SIGINT stops gracefully: devices de-register and the report is still written', async () => {
     const json = join(tmp, 'interrupted.json');
-    const child = spawn(process.execPath, [fleetBin, 'run', 'scenarios/quickstart.yaml', '--devices', '10', '--workers', '1',
-      '--duration', '10m', '--log-level', 'error', '--out', `json=${json}`], { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
-    let stderr = '';
-    const closed = once(child, 'close');
-    // Wait until devices are online (a plain status line with registered devices), then interrupt.
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (/devices [1-9]\d*\/10 registered/.test(stderr)) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    child.kill('SIGINT');
-    const [code] = (await closed) as [number | null];
+    const run = await startCli(fleetBin, ['run', 'scenarios/quickstart.yaml', '--devices', '10', '--workers', '1',
+      '--duration', '10m', '--log-level', 'error', '--out', `json=${json}`], { ready: /devices [1-9]\d*\/10 registered/, stream: 'stderr', timeoutMs: 60_000 });
+    // Devices are online (a plain status line with registered devices): interrupt.
+    expect(run.match, run.stderr()).not.toBeNull();
+    const code = await run.stop('SIGINT', 60_000);
     expect([0, 99]).toContain(code);
-    expect(stderr).toContain('stopping');
+    expect(run.stderr()).toContain('stopping');
     const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
     expect(report.devices.registered).toBeGreaterThan(0);
     expect(report.metrics['deregister']?.count).toBe(report.devices.started);

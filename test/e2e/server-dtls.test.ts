@@ -4,19 +4,16 @@
  * at the end, a port in use or an unreadable PSK file as one line and exit 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createSocket, type Socket } from 'node:dgram';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generate, parse, type ParsedPacket } from 'coap-packet';
 import { dtls } from 'node-dtls-client';
+import { bins, root, serverReady, startCli, type StartedCli } from '../helpers/cli.js';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const serverBin = join(root, 'bin', 'lwm2m-server.js');
 const KEY1 = '000102030405060708090a0b0c0d0e0f';
 
 let tmp: string;
@@ -28,47 +25,12 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-interface Started {
-  child: ChildProcess;
-  line: string;
-  stderr: () => string;
-  /** Resolves once stderr contains `text` (stdout and stderr are separate pipes: no order between them). */
-  stderrContains: (text: string) => Promise<void>;
-}
+/** Starts lwm2m-server and waits (bounded, by event) for its start line, or its exit. */
+const start = (args: string[]): Promise<StartedCli> => startCli(bins.server, ['--log-level', 'error', ...args], { ready: serverReady });
 
-/** Starts lwm2m-server and waits (bounded) for its first stdout line, or its exit. */
-async function start(args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, [serverBin, '--log-level', 'error', ...args], { cwd: root });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const line = await Promise.race([
-    once(child.stdout as NodeJS.ReadableStream, 'data').then(([d]) => (d as Buffer).toString()),
-    once(child, 'exit').then(() => ''),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`lwm2m-server did not start: ${err}`)), 20_000)),
-  ]);
-  const stderrContains = (text: string): Promise<void> => new Promise<void>((res, rej) => {
-    if (err.includes(text)) return res();
-    const t = setTimeout(() => rej(new Error(`stderr never contained ${text}: ${err}`)), 10_000);
-    const on = (): void => {
-      if (!err.includes(text)) return;
-      clearTimeout(t);
-      child.stderr?.off('data', on);
-      res();
-    };
-    child.stderr?.on('data', on);
-  });
-  return { child, line, stderr: () => err, stderrContains };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const [code] = await exited;
-  return code as number | null;
-}
+/** Resolves once stderr contains `text` (stdout and stderr are separate pipes: no order between them). */
+const stderrContains = (s: StartedCli, text: string): Promise<unknown> =>
+  s.waitFor('stderr', new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 10_000);
 
 /** One CON request over a fresh node-dtls-client session. */
 async function dtlsRequest(port: number, identity: string, keyHex: string, path: string[], query: string[], payload: string): Promise<ParsedPacket> {
@@ -105,10 +67,10 @@ describe('lwm2m-server with DTLS', () => {
     await writeFile(file, `endpoint,identity,key\ncli-dev1,cli-id1,${KEY1}\ncli-dev2,cli-id2,00zz\ncli-dev3,cli-id3,0a0b\n`);
     const s = await start(['--coap-port', '0', '--bs-coap-port', '0', '--http-port', '0', '--coaps-port', '0', '--bs-coaps-port', '0', '--psk-file', file]);
     try {
-      expect(s.line).toMatch(/DTLS LwM2M coaps:\/\/127\.0\.0\.1:\d+ \(2 PSKs\), bootstrap coaps:\/\/127\.0\.0\.1:\d+ \(0 PSKs\)/);
-      await s.stderrContains(`lwm2m-server: ${file}:3:20: key: "z" is not a hex digit`);
-      const coapsPort = Number(/LwM2M coaps:\/\/127\.0\.0\.1:(\d+)/.exec(s.line)?.[1]);
-      const httpUrl = /HTTP (http:\/\/\S+?),/.exec(s.line)?.[1] as string;
+      expect(s.match?.[0]).toMatch(/DTLS LwM2M coaps:\/\/127\.0\.0\.1:\d+ \(2 PSKs\), bootstrap coaps:\/\/127\.0\.0\.1:\d+ \(0 PSKs\)/);
+      await stderrContains(s, `lwm2m-server: ${file}:3:20: key: "z" is not a hex digit`);
+      const coapsPort = Number(/LwM2M coaps:\/\/127\.0\.0\.1:(\d+)/.exec(s.match?.[0] ?? '')?.[1]);
+      const httpUrl = /HTTP (http:\/\/\S+?),/.exec(s.match?.[0] ?? '')?.[1] as string;
 
       const ok = await dtlsRequest(coapsPort, 'cli-id1', KEY1, ['rd'], ['ep=cli-dev1', 'lt=60'], '</3/0>');
       expect(ok.code).toBe('2.01');
@@ -126,7 +88,7 @@ describe('lwm2m-server with DTLS', () => {
         { endpoint: 'cli-dev3', identity: 'cli-id3', keyLength: 2, source: `${file}:4` },
       ]);
     } finally {
-      expect(await stop(s.child)).toBe(2);
+      expect(await s.stop()).toBe(2);
     }
   }, 60_000);
 
@@ -134,9 +96,9 @@ describe('lwm2m-server with DTLS', () => {
     const file = join(tmp, 'clean.csv');
     await writeFile(file, `cli-dev1,cli-id1,${KEY1}\n`);
     const s = await start(['--coap-port', '0', '--bs-coap-port', '0', '--http-port', '0', '--coaps-port', '0', '--psk-file', file]);
-    expect(s.line).toMatch(/DTLS LwM2M coaps:\/\/127\.0\.0\.1:\d+ \(1 PSKs\)/);
+    expect(s.match?.[0]).toMatch(/DTLS LwM2M coaps:\/\/127\.0\.0\.1:\d+ \(1 PSKs\)/);
     expect(s.stderr()).toBe('');
-    expect(await stop(s.child)).toBe(0);
+    expect(await s.stop()).toBe(0);
   }, 30_000);
 
   it('a coaps port in use: one line, exit 2', async () => {
@@ -145,9 +107,9 @@ describe('lwm2m-server with DTLS', () => {
     try {
       const port = busy.address().port;
       const s = await start(['--coap-port', '0', '--bs-coap-port', '0', '--http-port', '0', '--coaps-port', String(port)]);
-      const [code] = s.child.exitCode !== null ? [s.child.exitCode] : await once(s.child, 'exit');
+      const code = await s.exit(20_000);
       expect(code).toBe(2);
-      expect(s.line).toBe('');
+      expect(s.match).toBeNull();
       const lines = s.stderr().trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^lwm2m-server: .*${port}.*in use`));
@@ -158,7 +120,7 @@ describe('lwm2m-server with DTLS', () => {
 
   it('an unreadable PSK file: one line, exit 2', async () => {
     const s = await start(['--coap-port', '0', '--coaps-port', '0', '--psk-file', join(tmp, 'missing.csv')]);
-    const [code] = s.child.exitCode !== null ? [s.child.exitCode] : await once(s.child, 'exit');
+    const code = await s.exit(20_000);
     expect(code).toBe(2);
     expect(s.stderr().trim()).toMatch(/^lwm2m-server: --psk-file .*missing\.csv: cannot read: .*ENOENT/);
     expect(s.stderr().trim().split('\n')).toHaveLength(1);
