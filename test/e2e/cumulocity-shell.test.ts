@@ -6,23 +6,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { LwM2MClient } from '../../src/client/client.js';
-import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
-import { createDeviceTree } from '../../src/client/device-factory.js';
+import type { LwM2MClient } from '../../src/client/client.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { parsePath } from '../../src/core/path.js';
 import { encodeFirmwareImage } from '../../src/fota/image.js';
 import { loadBuiltinRegistry } from '../../src/model/builtin.js';
 import type { ObjectModel } from '../../src/model/types.js';
 import { createServer, type ReferenceServer } from '../../src/server/create.js';
-import { createUdpSocket } from '../../src/transport/udp.js';
+import { startUdpDevice, type UdpDevice } from '../helpers/udp-device.js';
+import { until as untilDefined } from '../helpers/until.js';
 
 type Json = Record<string, unknown>;
 
 let ref: ReferenceServer;
 let base: string;
 const queueClock = new ManualClock(Date.now());
-const devices = new Map<string, { client: LwM2MClient; dispose(): void }>();
+const devices = new Map<string, UdpDevice>();
 const temperature = loadBuiltinRegistry().getObject(3303) as ObjectModel;
 
 async function shell(ep: string, body: string | Json): Promise<{ status: number; json: Json }> {
@@ -39,36 +38,17 @@ async function get(path: string): Promise<Json> {
   return (await (await fetch(`${base}${path}`)).json()) as Json;
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, attempts = 1200): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('until: gave up');
-}
+/** Polls `fn` (bounded: 1200 × 25 ms). */
+const until = <T>(fn: () => Promise<T | undefined>): Promise<T> => untilDefined(fn, 1200, 25);
 
 async function startDevice(endpoint: string): Promise<LwM2MClient> {
-  const factory = new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: '127.0.0.1' }) });
-  const dev = createDeviceTree({
-    servers: [{ uri: ref.coapUri, lifetime: 300 }],
+  const dev = await startUdpDevice(ref, endpoint, (connections) => ({
     device: { manufacturer: 'fleet', modelNumber: 'm', serialNumber: endpoint, firmwareVersion: '1.0.0' },
     objects: [{ model: temperature, instances: [{ id: 0, values: { 5700: 21.5, 5701: 'Cel' } }] }],
-    firmware: { protocols: ['coap'], pkgName: 'app', pkgVersion: '1.0.0', update: { connections: factory, flashMs: 5 } },
-  });
-  const client = new LwM2MClient({ endpoint, tree: dev.tree, connections: factory });
-  const registered = new Promise<void>((resolve) => {
-    const on = (r: { endpoint: string }): void => {
-      if (r.endpoint !== endpoint) return;
-      ref.lwm2m.off('registered', on);
-      resolve();
-    };
-    ref.lwm2m.on('registered', on);
-  });
-  await client.start();
-  await registered;
-  devices.set(endpoint, { client, dispose: dev.dispose });
-  return client;
+    firmware: { protocols: ['coap'], pkgName: 'app', pkgVersion: '1.0.0', update: { connections, flashMs: 5 } },
+  }));
+  devices.set(endpoint, dev);
+  return dev.client;
 }
 
 beforeAll(async () => {

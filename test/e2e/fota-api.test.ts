@@ -8,20 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LwM2MClient } from '../../src/client/client.js';
-import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
-import { createDeviceTree } from '../../src/client/device-factory.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { encodeFirmwareImage } from '../../src/fota/image.js';
 import { createServer, type ReferenceServer } from '../../src/server/create.js';
 import { createUdpSocket } from '../../src/transport/udp.js';
+import { startUdpDevice, type UdpDevice } from '../helpers/udp-device.js';
+import { until } from '../helpers/until.js';
 
 type Json = Record<string, unknown>;
 
 let ref: ReferenceServer;
 let base: string;
 let dir: string;
-const devices: Array<{ client: LwM2MClient; dispose(): void }> = [];
+const devices: UdpDevice[] = [];
 const image = encodeFirmwareImage({ name: 'app', version: '3.1.0', body: randomBytes(20_000) });
 const fileImage = encodeFirmwareImage({ name: 'app', version: '3.2.0', body: randomBytes(3000) });
 
@@ -40,37 +39,13 @@ async function api(method: string, path: string, body?: unknown, headers: Record
 }
 
 async function startDevice(endpoint: string, opts: { failWith?: number; pushOnly?: boolean } = {}): Promise<void> {
-  const factory = new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: '127.0.0.1' }) });
-  const dev = createDeviceTree({
-    servers: [{ uri: ref.coapUri, lifetime: 300 }],
+  devices.push(await startUdpDevice(ref, endpoint, (connections) => ({
     device: { manufacturer: 'fleet', modelNumber: 'm', serialNumber: endpoint, firmwareVersion: '3.0.0' },
     firmware: {
       protocols: ['coap', 'http'], pkgName: 'app', pkgVersion: '3.0.0', ...(opts.pushOnly ? { deliveryMethod: 'push' as const } : {}),
-      update: { connections: factory, flashMs: 10, ...(opts.failWith !== undefined ? { failure: { forcedResult: opts.failWith } } : {}) },
+      update: { connections, flashMs: 10, ...(opts.failWith !== undefined ? { failure: { forcedResult: opts.failWith } } : {}) },
     },
-  });
-  const client = new LwM2MClient({ endpoint, tree: dev.tree, connections: factory });
-  const registered = new Promise<void>((resolve) => {
-    const on = (r: { endpoint: string }): void => {
-      if (r.endpoint !== endpoint) return;
-      ref.lwm2m.off('registered', on);
-      resolve();
-    };
-    ref.lwm2m.on('registered', on);
-  });
-  await client.start();
-  await registered;
-  devices.push({ client, dispose: dev.dispose });
-}
-
-/** Polls `fn` until it returns a value (bounded by attempts; 50 ms apart). */
-async function until<T>(fn: () => Promise<T | undefined>, attempts = 1200): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('until: gave up');
+  })));
 }
 
 beforeAll(async () => {
