@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { once, type EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
+import type { LwM2MClient } from '../../src/client/client.js';
 
 /** Path of a libcoap3-bin tool, or undefined when it is not installed (CI installs it: .ci/run). */
 export function libcoapTool(name: 'coap-client-notls' | 'coap-client-openssl' | 'coap-client-gnutls' | 'coap-server-openssl' | 'coap-server-gnutls'): string | undefined {
@@ -31,4 +33,17 @@ export function run(cmd: string, args: readonly string[], timeoutMs = 15_000): P
       resolve({ code, stdout, stderr: stderr.toString('utf8') });
     });
   });
+}
+
+/** The device's own CoAP base URI (the local port of its first server session), for a libcoap tool to reach it. */
+export function deviceBase(client: LwM2MClient): string {
+  return `coap://127.0.0.1:${client.sessionList()[0]?.connection.localPort}`;
+}
+
+/** Starts `client`, waits (by event) for `server` to see its Register, and returns {@link deviceBase}. */
+export async function registerDevice(client: LwM2MClient, server: EventEmitter): Promise<string> {
+  const registered = once(server, 'registered');
+  await client.start();
+  await registered;
+  return deviceBase(client);
 }

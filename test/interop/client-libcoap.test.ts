@@ -8,7 +8,7 @@ import { ContentFormat } from '../../src/codec/content-format.js';
 import { decode } from '../../src/codec/dispatch.js';
 import { LwM2MServer } from '../../src/server/lwm2m-server.js';
 import { createUdpSocket } from '../../src/transport/udp.js';
-import { libcoapTool, requireLibcoapInCi, run } from '../helpers/libcoap.js';
+import { deviceBase, libcoapTool, registerDevice, requireLibcoapInCi, run } from '../helpers/libcoap.js';
 
 const coapClient = libcoapTool('coap-client-notls');
 const enabled = requireLibcoapInCi(coapClient);
@@ -30,10 +30,7 @@ describe.runIf(enabled)('a device answers an independent CoAP peer (libcoap coap
       endpoint: 'interop-1', tree: dev.tree,
       connections: new CoapConnectionFactory({ createSocket: () => createUdpSocket({ host: '127.0.0.1' }) }),
     });
-    const registered = once(server, 'registered');
-    await client.start();
-    await registered;
-    base = `coap://127.0.0.1:${client.sessionList()[0]?.connection.localPort}`;
+    base = await registerDevice(client, server);
   });
 
   afterAll(async () => {
@@ -70,7 +67,7 @@ describe.runIf(enabled)('a device answers an independent CoAP peer (libcoap coap
     const r = await run(coapClient as string, ['-m', 'post', '-B', '5', `${base}/3/0/4`]);
     expect(r.code, r.stderr).toBe(0);
     await registered;
-    base = `coap://127.0.0.1:${client.sessionList()[0]?.connection.localPort}`;
+    base = deviceBase(client);
   });
 
   it('Observe /3/0/14 gets the first value and a notification when it changes', async () => {

@@ -21,7 +21,7 @@ import type { FirmwareUpdater } from '../../src/client/firmware/updater.js';
 import { encodeFirmwareImage } from '../../src/fota/image.js';
 import { LwM2MServer } from '../../src/server/lwm2m-server.js';
 import { createUdpSocket } from '../../src/transport/udp.js';
-import { libcoapTool, requireLibcoapInCi, run } from '../helpers/libcoap.js';
+import { libcoapTool, registerDevice, requireLibcoapInCi, run } from '../helpers/libcoap.js';
 
 const coapClient = libcoapTool('coap-client-notls');
 const coapServer = libcoapTool('coap-server-openssl');
@@ -66,10 +66,7 @@ describe.runIf(enabled)('firmware update with libcoap as the peer (real UDP)', (
     });
     updater = (dev.objects.find((o) => o.id === 5) as FirmwareObject).updater;
     client = new LwM2MClient({ endpoint: 'fota-libcoap', tree: dev.tree, connections: recording });
-    const registered = once(server, 'registered');
-    await client.start();
-    await registered;
-    base = `coap://127.0.0.1:${client.sessionList()[0]?.connection.localPort}`;
+    base = await registerDevice(client, server);
   });
 
   afterAll(async () => {
