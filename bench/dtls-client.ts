@@ -9,7 +9,6 @@
  * (dtls.createSocket → 'connected') as the baseline measured in the same run, as a ratio.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { dtls } from 'node-dtls-client';
 import { createDtlsClientSocket, type DtlsClientSocket } from '../src/transport/dtls/client.js';
+import { startLibcoapServer } from './libcoap-server.js';
 import { machine, median, numberOption } from './net-harness.js';
 
 const N = numberOption('devices', 100);
@@ -105,24 +105,6 @@ async function measure(name: string, port: number): Promise<void> {
   }
 }
 
-/** A UDP port P with P+1 free (libcoap serves DTLS on P+1). */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const a = createSocket('udp4');
-    await new Promise<void>((r) => a.bind(0, '127.0.0.1', r));
-    const p = a.address().port;
-    const b = createSocket('udp4');
-    const ok = await new Promise<boolean>((r) => {
-      b.once('error', () => r(false));
-      b.bind(p + 1, '127.0.0.1', () => r(true));
-    });
-    a.close();
-    if (ok) b.close();
-    if (ok && p < 65534) return p;
-  }
-  throw new Error('no free UDP port pair');
-}
-
 /** Resolves once the process printed a line matching `re` (bounded). */
 function lineOf(child: ChildProcess, re: RegExp, ms = 20_000): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
@@ -139,22 +121,6 @@ function lineOf(child: ChildProcess, re: RegExp, ms = 20_000): Promise<RegExpExe
   });
 }
 
-/** Polls until `port` answers a plain CoAP ping (bounded). */
-async function pingable(port: number, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const s = createSocket('udp4');
-    const ok = await new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), 100);
-      s.once('message', () => { clearTimeout(t); resolve(true); });
-      s.send(Buffer.from([0x40, 0, 0x12, 0x34]), port, '127.0.0.1');
-    });
-    s.close();
-    if (ok) return;
-  }
-  throw new Error(`nothing answers on ${port}`);
-}
-
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const done = new Promise((r) => child.once('exit', r));
@@ -166,13 +132,11 @@ console.log(`bench:dtls-client — ${machine()}`);
 
 const libcoap = ['/usr/bin/coap-server-openssl', '/usr/local/bin/coap-server-openssl'].find((p) => existsSync(p));
 if (libcoap) {
-  const port = await freePortPair();
-  const child = spawn(libcoap, ['-A', '127.0.0.1', '-p', String(port), '-k', KEY], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const coapServer = await startLibcoapServer(libcoap, KEY);
   try {
-    await pingable(port);
-    await measure('coap-server-openssl (libcoap)', port + 1);
+    await measure('coap-server-openssl (libcoap)', coapServer.dtlsPort);
   } finally {
-    await stop(child);
+    await coapServer.stop();
   }
 } else {
   console.log('\ncoap-server-openssl not installed (apt-get install libcoap3-bin): skipped');

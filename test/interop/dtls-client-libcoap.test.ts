@@ -1,77 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { CoapConnectionFactory } from '../../src/client/coap-connection.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { createDtlsClientSocket, isDtlsClientError, type DtlsClientSocket } from '../../src/transport/dtls/client.js';
 import type { PskCipherSuite } from '../../src/transport/dtls/psk-session.js';
 import { libcoapTool, requireLibcoapInCi } from '../helpers/libcoap.js';
-
-/** A UDP port P with P+1 free too (libcoap serves DTLS on P+1). */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const a = createSocket('udp4');
-    await new Promise<void>((r) => a.bind(0, '127.0.0.1', r));
-    const p = a.address().port;
-    const b = createSocket('udp4');
-    const ok = await new Promise<boolean>((r) => {
-      b.once('error', () => r(false));
-      b.bind(p + 1, '127.0.0.1', () => r(true));
-    });
-    a.close();
-    if (ok) b.close();
-    if (ok && p < 65534) return p;
-  }
-  throw new Error('no free UDP port pair');
-}
-
-/** One plain CoAP ping (empty CON, RFC 7252 §4.3) to 127.0.0.1:port; true when anything answers within 200 ms. */
-async function pings(port: number): Promise<boolean> {
-  const s = createSocket('udp4');
-  try {
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-    const answered = new Promise<boolean>((r) => {
-      const t = setTimeout(() => r(false), 200);
-      s.once('message', () => {
-        clearTimeout(t);
-        r(true);
-      });
-    });
-    s.send(Buffer.from([0x40, 0x00, 0x12, 0x34]), port, '127.0.0.1');
-    return await answered;
-  } finally {
-    s.close();
-  }
-}
-
-interface LibcoapServer {
-  port: number;
-  dtlsPort: number;
-  /** SIGTERM by default; SIGKILL ends it without a close_notify to anyone. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-async function startLibcoapServer(tool: string, key: string, fixedPort?: number): Promise<LibcoapServer> {
-  const port = fixedPort ?? await freePortPair();
-  const child: ChildProcess = spawn(tool, ['-A', '127.0.0.1', '-p', String(port), '-k', key], { stdio: 'ignore' });
-  const exited = once(child, 'exit');
-  // Ready once its plain CoAP side answers a ping (bounded polling, no fixed sleep).
-  await vi.waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`${tool} exited with ${child.exitCode}`);
-    expect(await pings(port)).toBe(true);
-  }, { timeout: 10_000, interval: 50 });
-  return {
-    port,
-    dtlsPort: port + 1,
-    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-      if (child.exitCode === null) {
-        child.kill(signal);
-        await exited;
-      }
-    },
-  };
-}
+import { freePortPair, startLibcoapServer, type LibcoapServer } from '../../bench/libcoap-server.js';
 
 // A key with bytes above 0x7f (its UTF-8 encoding): they must reach the PSK unchanged (not as 'ascii').
 const KEY = 'secretPSK-clé';
