@@ -107,7 +107,7 @@ try {
   const handshakesPerSec = hs.ok / (hs.elapsedMs / 1000);
   const serverCpuMs = (cpu.user + cpu.system) / 1000;
   const serverHandshakesPerCpuSec = hs.ok / (serverCpuMs / 1000);
-  log(`${hs.ok} sessions (${hs.failed} failed, ${hs.retries} retries) in ${hs.elapsedMs.toFixed(0)} ms; server CPU ${serverCpuMs.toFixed(0)} ms, clients' CPU ${hs.cpuMs.toFixed(0)} ms`);
+  log(`${hs.ok} sessions (${hs.failed} failed, ${hs.retries} retries) in ${hs.elapsedMs.toFixed(0)} ms; server CPU ${serverCpuMs.toFixed(0)} ms (user ${(cpu.user / 1000).toFixed(0)}, system ${(cpu.system / 1000).toFixed(0)}), clients' CPU ${hs.cpuMs.toFixed(0)} ms`);
 
   // ---- round trips: same clients' count on plain UDP vs DTLS, ABBA
   await command({ type: 'udp', count: N });

@@ -49,14 +49,15 @@ export function serializeFlight(w: RecordWriter, records: readonly FlightRecord[
   for (const r of records) {
     const rec = writeRecord(w, r.epoch, r.type, r.payload);
     if (size > 0 && size + rec.length > mtu) {
-      datagrams.push(Buffer.concat(current));
+      datagrams.push(current.length === 1 ? current[0] as Buffer : Buffer.concat(current, size));
       current = [];
       size = 0;
     }
     current.push(rec);
     size += rec.length;
   }
-  if (current.length > 0) datagrams.push(Buffer.concat(current));
+  if (current.length === 1) datagrams.push(current[0] as Buffer); // no copy for a one-record datagram
+  else if (current.length > 0) datagrams.push(Buffer.concat(current, size));
   return datagrams;
 }
 

@@ -8,7 +8,7 @@
  * Pure protocol state: the server (server.ts) feeds it records and sends the flights it returns. It
  * throws DtlsError for fatal conditions; the server answers those with the error's alert.
  */
-import { createHash, randomBytes, timingSafeEqual, type Hash } from 'node:crypto';
+import { createHash, randomFillSync, timingSafeEqual, type Hash } from 'node:crypto';
 import { ContentType, DTLS_1_2, ExtensionType, EMPTY_RENEGOTIATION_INFO_SCSV, HandshakeType } from './constants.js';
 import { DtlsError } from './errors.js';
 import { encodeHandshake, encodeServerHello, type ClientHello, type Extension, type HandshakeFragment } from './handshake-codec.js';
@@ -31,6 +31,26 @@ export type HandshakeStep =
   | { kind: 'retransmit' }
   /** Finished verified: send `flight` (the last one) and install the session. */
   | { kind: 'complete'; flight: FlightRecord[] };
+
+/**
+ * ServerHello.random values come from one CSPRNG fill per 128 handshakes instead of a randomBytes(32)
+ * call each (RFC 5246 §7.4.1.2: 32 random bytes; every byte is used once). Each refill is a fresh
+ * buffer, so a handed-out random is never overwritten; a handshake pins at most 4 KiB until it ends
+ * (the session keeps only the client's random).
+ */
+const RANDOM_POOL_SIZE = 32 * 128;
+let randomPool = Buffer.alloc(0);
+let randomPoolOffset = 0;
+
+function serverRandom32(): Buffer {
+  if (randomPoolOffset + 32 > randomPool.length) {
+    randomPool = randomFillSync(Buffer.allocUnsafeSlow(RANDOM_POOL_SIZE));
+    randomPoolOffset = 0;
+  }
+  const r = randomPool.subarray(randomPoolOffset, randomPoolOffset + 32);
+  randomPoolOffset += 32;
+  return r;
+}
 
 /** How far ahead of the next expected message_seq fragments are buffered. */
 const MAX_MESSAGE_SEQ_AHEAD = 4;
@@ -110,7 +130,7 @@ export class ServerHandshake implements RecordWriter {
   ) {
     this.startedAt = now;
     this.clientRandom = Buffer.from(hello.parsed.random);
-    this.serverRandom = randomBytes(32);
+    this.serverRandom = serverRandom32();
     this.suite = negotiated.suite;
     this.ems = negotiated.extendedMasterSecret;
     this.secureRenegotiation = negotiated.secureRenegotiation;

@@ -528,7 +528,8 @@ class DtlsServer extends EventEmitter implements DtlsServerSocket {
       hs.writeKeys as NonNullable<typeof hs.writeKeys>, { seq0: hs.seq0, seq1: hs.seq1, window: hs.window, lastFlight: flight, helloRandom: hs.clientRandom, now: this.clock.now() });
     this.sessions.set(hs.key, s);
     this.counters.handshakesCompleted++;
-    this.log.debug({ peer: `${hs.address}:${hs.port}`, identity: s.identity, suite: s.suite.name }, 'dtls: session established');
+    // Once per handshake: build the log object only when debug is on.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ peer: `${hs.address}:${hs.port}`, identity: s.identity, suite: s.suite.name }, 'dtls: session established');
     this.emit('session', s.view());
   }
 
