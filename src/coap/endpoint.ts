@@ -29,6 +29,7 @@ import {
   CoapError, MessageType, OptionNumber, decodeBlock, decodeUint, emptyMessage, encodeBlock, encodeUint, formatNumber,
   readOption, payloadLength, szxOf, type BlockValue, type CoapMethod, type HeaderInfo,
 } from './message.js';
+import { encodePlainReply, parsePlainRequest } from './fast-path.js';
 import { CoapMux, canonicalAddress, type MuxStats } from './mux.js';
 import {
   applyReplyOptions, asBlock, asNumber, asText, isSuccess, messageOptions, querySegments, responseFrom, splitPath, toBuffer,
@@ -71,6 +72,12 @@ export interface CoapEndpointOptions {
   agentIdleMs?: number;
   /** Close the socket in close(). Default true. */
   closeSocket?: boolean;
+  /**
+   * Answer plain requests (CON/NON with only Uri-Path, Uri-Query, Content-Format, Accept; a synchronous
+   * handler; a reply below 1024 bytes) without node-coap's Server (src/coap/fast-path.ts). false sends
+   * every request through node-coap. Default true.
+   */
+  fastPath?: boolean;
   handler?: CoapRequestHandler;
 }
 
@@ -78,6 +85,13 @@ export interface CoapEndpointOptions {
 
 interface Pending {
   reject: (e: Error) => void;
+}
+
+interface CarriedAnswer {
+  messageId: number;
+  address: string;
+  port: number;
+  result: CoapReply | Promise<CoapReply>;
 }
 
 /** The Block2 option of an explicit block request's response, taken out before node-coap's Agent sees it. */
@@ -104,7 +118,14 @@ export class CoapEndpoint implements ObservationHost {
   private readonly maxRequestBodySize: number;
   private readonly piggybackReplyMs: number;
   private readonly closeSocket: boolean;
+  private readonly fastPath: boolean;
   private handler: CoapRequestHandler;
+  /**
+   * The handler's answer to a request the fast path took up but left to node-coap (an async handler,
+   * a reply it does not encode): node-coap's Server gets the original datagram right after, and
+   * onServerRequest uses this answer instead of calling the handler a second time.
+   */
+  private carried: CarriedAnswer | undefined;
   // The collections below are created on first use (an idle device holds none of them).
   private pending: Set<Pending> | undefined;
   private clientObservations: Set<ClientObservationImpl> | undefined;
@@ -129,6 +150,7 @@ export class CoapEndpoint implements ObservationHost {
     this.maxRequestBodySize = options.maxRequestBodySize ?? 8 * 1024 * 1024;
     this.piggybackReplyMs = options.piggybackReplyMs ?? 50;
     this.closeSocket = options.closeSocket ?? true;
+    this.fastPath = options.fastPath ?? true;
     this.handler = options.handler ?? (() => ({ code: '4.04' }));
     const cacheSize = options.cacheSize ?? 256 * 1024;
     if (!(cacheSize > 0)) throw new RangeError(`cacheSize must be > 0, got ${cacheSize}`);
@@ -504,8 +526,9 @@ export class CoapEndpoint implements ObservationHost {
    * node-coap buffers them (it has no limit).
    */
   private screenRequest(msg: Buffer, h: HeaderInfo, rinfo: RemoteInfo): Buffer | undefined {
+    this.carried = undefined;
     const block1Raw = readOption(msg, h, OptionNumber.Block1);
-    if (block1Raw === undefined) return undefined;
+    if (block1Raw === undefined) return this.fastPath ? this.answerPlainRequest(msg, h, rinfo) : undefined;
     if (this.block1Handler && !this.block1Receiver) {
       this.block1Receiver = new Block1Receiver({
         clock: this.clock,
@@ -534,11 +557,65 @@ export class CoapEndpoint implements ObservationHost {
     });
   }
 
+  /**
+   * The fast path: a plain request answered by a synchronous handler gets its reply from here, and the
+   * mux sends it and remembers it for duplicates like any reply of node-coap's (RFC 7252 §4.5). Anything
+   * else returns undefined and goes to node-coap's Server — with the handler's answer carried along when
+   * the handler was already called (see `carried`).
+   */
+  private answerPlainRequest(msg: Buffer, h: HeaderInfo, rinfo: RemoteInfo): Buffer | undefined {
+    if (this.closed) return undefined;
+    const plain = parsePlainRequest(msg, h);
+    if (plain === undefined) return undefined;
+    const source: PeerAddress = { address: rinfo.address, port: rinfo.port };
+    const incoming: IncomingCoapRequest = {
+      method: plain.method,
+      pathSegments: plain.pathSegments,
+      path: `/${plain.pathSegments.join('/')}`,
+      query: plain.query,
+      payload: plain.payload,
+      contentFormat: plain.contentFormat,
+      accept: plain.accept,
+      observe: undefined,
+      block2: undefined,
+      token: Buffer.from(h.token),
+      confirmable: h.type === MessageType.CON,
+      source,
+      observation: undefined,
+    };
+    let result: CoapReply | Promise<CoapReply>;
+    try {
+      result = this.handler(incoming);
+    } catch (err) {
+      // What the node-coap path answers for a throwing handler (there after one microtask).
+      result = this.errorReply(err);
+    }
+    if (!isPromiseLike(result)) {
+      try {
+        const answer = encodePlainReply(h, result, () => this.mux.nextMessageId());
+        if (answer !== undefined) return answer;
+      } catch {
+        // An option value node-coap would refuse too: let it answer (and log) as before.
+      }
+    }
+    this.carried = { messageId: h.messageId, address: canonicalAddress(rinfo.address), port: rinfo.port, result };
+    return undefined;
+  }
+
+  /** The answer carried over from the fast path for this request, if any (taken once). */
+  private takeCarried(messageId: number | undefined, source: PeerAddress): CarriedAnswer | undefined {
+    const c = this.carried;
+    if (c === undefined) return undefined;
+    this.carried = undefined;
+    return c.messageId === messageId && c.port === source.port && c.address === canonicalAddress(source.address) ? c : undefined;
+  }
+
   private onServerRequest(req: IncomingMessage, res: OutgoingMessage | ObserveWriteStream): void {
     res.on('error', this.onResponseError);
     const packet = req._packet;
     const token = packet.token ?? EMPTY;
     const source: PeerAddress = { address: req.rsinfo.address, port: req.rsinfo.port };
+    const carried = this.takeCarried(packet.messageId, source);
     // One pass over the options node-coap already parsed (not one per option we read).
     const segments: string[] = [];
     const query: string[] = [];
@@ -600,10 +677,13 @@ export class CoapEndpoint implements ObservationHost {
       return;
     }
     let result: CoapReply | Promise<CoapReply>;
-    try {
-      result = this.handler(incoming);
-    } catch (err) {
-      result = Promise.reject(err);
+    if (carried !== undefined) result = carried.result;
+    else {
+      try {
+        result = this.handler(incoming);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
     }
     if (isPromiseLike(result)) {
       // Answered after node-coap's emit('request') returned (a then-callback always runs later).

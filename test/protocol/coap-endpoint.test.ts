@@ -260,6 +260,10 @@ describe('CoapEndpoint: node-coap halves on demand', () => {
     expect(a.nodeCoapHalves).toEqual({ agent: false, server: false });
     expect(b.nodeCoapHalves).toEqual({ agent: false, server: false });
     expect((await a.request({ host: HOST, port: b.address().port, path: '/1' })).code).toBe('2.05');
+    // A plain request is answered by the fast path: no node-coap Server yet.
+    expect(b.nodeCoapHalves).toEqual({ agent: false, server: false });
+    // An Explicit Block2 request is not plain: node-coap's Server is created for it.
+    expect((await a.request({ host: HOST, port: b.address().port, path: '/1', block2: { num: 0, szx: 6 } })).code).toBe('2.05');
     expect(b.nodeCoapHalves).toEqual({ agent: false, server: true });
     expect(a.nodeCoapHalves.server).toBe(false);
     const deadline = Date.now() + 3000;
