@@ -124,7 +124,7 @@ describe('DTLS client ↔ our DTLS server: closing', () => {
         r(); // closed by the test already
       }
     }));
-    const established = once(server, 'session');
+    const established = new Promise<void>((r) => server.once('session', () => r()));
     const client = await createDtlsClientSocket({ host: '127.0.0.1', port: server.address().port, identity: 'closer', key: Buffer.from('close-key') });
     await established;
     return { server, client };
@@ -132,7 +132,7 @@ describe('DTLS client ↔ our DTLS server: closing', () => {
 
   it('close() sends close_notify: the server ends the session for that reason', async () => {
     const { server, client } = await pair();
-    const closed = once(server, 'session-closed');
+    const closed = new Promise<[unknown, string]>((r) => server.once('session-closed', (sess, reason) => r([sess, reason])));
     await new Promise<void>((r) => client.close(r));
     const [, reason] = await closed;
     expect(reason).toBe('close_notify');
@@ -150,7 +150,7 @@ describe('DTLS client ↔ our DTLS server: closing', () => {
     const udp = await createUdpSocket({ host: '127.0.0.1', port });
     const again = createDtlsServer(udp, { psk: () => Buffer.from('close-key') });
     cleanups.push(() => new Promise<void>((r) => again.close(() => r())));
-    const got = once(again, 'message');
+    const got = new Promise<[Buffer]>((r) => again.once('message', (m) => r([m])));
     client.send(Buffer.from('after'), 0, 5, port, '127.0.0.1');
     const [msg] = await got;
     expect(String(msg)).toBe('after');
