@@ -23,7 +23,7 @@ import { readNode } from './operations/read.js';
 import { streamedWriteHandler } from './operations/write-stream.js';
 import { FirmwareObject } from './objects/firmware.js';
 import { ServerSession, type SessionState } from './registration.js';
-import { dmOperationOf, handleBootstrapRequest, handleDmRequest, type DmOperation } from './router.js';
+import { dmOperationOf, handleBootstrapRequest, handleDmRequest, type DmOperation, type RoutedResponse } from './router.js';
 
 export interface ClientOptions {
   /** Endpoint Client Name (`ep`). */
@@ -235,13 +235,15 @@ export class LwM2MClient extends EventEmitter<ClientEvents> {
       const wrapped = sink ? this.wrapSink(ssid, sink) : undefined;
       if (this.listenerCount('request') === 0) return handleDmRequest(this.env, this.observations, ctx, req, wrapped);
       const t0 = this.clock.now();
-      return handleDmRequest(this.env, this.observations, ctx, req, wrapped).then((res) => {
+      const done = (res: RoutedResponse): RoutedResponse => {
         this.emit('request', {
           shortServerId: ssid, operation: dmOperationOf(req), method: req.method, path: `/${req.uriPath.join('/')}`,
           code: res.code, ms: this.clock.now() - t0,
         });
         return res;
-      });
+      };
+      const answer = handleDmRequest(this.env, this.observations, ctx, req, wrapped);
+      return answer instanceof Promise ? answer.then(done) : done(answer);
     });
     // Block-wise Writes of streamable resources (the firmware Package /5/0/0) arrive block by block.
     conn.onBlockwiseRequest?.(streamedWriteHandler(this.env, ctx, {

@@ -14,6 +14,7 @@ import type {
 import type { CoapReply } from '../coap/types.js';
 import { OptionNumber, encodeUint } from '../coap/message.js';
 import type { ObserveSink } from './observations.js';
+import type { RoutedResponse } from './router.js';
 import type { CoapMethod } from './request.js';
 
 /** The server and PSK a `coaps://` connection is secured with (from the Security instance). */
@@ -209,9 +210,9 @@ export class CoapServerConnection implements ServerConnection {
   }
 
   onRequest(handler: IncomingHandler): void {
-    this.endpoint.onRequest(async (creq: IncomingCoapRequest) => {
+    this.endpoint.onRequest((creq: IncomingCoapRequest) => {
       const sink = creq.observe === 0 && creq.observation ? this.sinkFor(creq) : undefined;
-      const res = await handler({
+      const answer = handler({
         method: creq.method as CoapMethod,
         uriPath: creq.pathSegments,
         uriQuery: creq.query,
@@ -220,13 +221,15 @@ export class CoapServerConnection implements ServerConnection {
         ...(creq.accept !== undefined ? { accept: creq.accept } : {}),
         ...(creq.observe !== undefined ? { observe: creq.observe } : {}),
       }, sink);
-      return {
+      const reply = (res: RoutedResponse): CoapReply => ({
         code: res.code,
         ...(res.payload ? { payload: Buffer.from(res.payload.buffer, res.payload.byteOffset, res.payload.byteLength) } : {}),
         ...(res.contentFormat !== undefined ? { contentFormat: res.contentFormat } : {}),
         ...(res.location ? { locationPath: res.location.ids.map(String) } : {}),
         ...(creq.observe === 0 ? { observe: res.observing === true } : {}),
-      };
+      });
+      // A synchronous answer stays synchronous: the endpoint's fast path replies in the same turn.
+      return answer instanceof Promise ? answer.then(reply) : reply(answer);
     });
   }
 

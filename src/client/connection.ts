@@ -67,7 +67,8 @@ export interface BlockwiseRequestHandler {
 }
 
 /** Handles a request a server sent to the device (DM, Information Reporting or Bootstrap). */
-export type IncomingHandler = (req: DeviceRequest, sink: ObserveSink | undefined) => Promise<RoutedResponse>;
+/** Answers synchronously when it can (plain Reads), else with a promise. */
+export type IncomingHandler = (req: DeviceRequest, sink: ObserveSink | undefined) => RoutedResponse | Promise<RoutedResponse>;
 
 /**
  * The device's link to one server (one socket, both directions — the server's requests arrive at the

@@ -35,11 +35,11 @@ export interface RoutedResponse extends DeviceResponse {
  */
 export function handleDmRequest(
   env: DeviceEnv, observations: Observations, ctx: RequestContext, req: DeviceRequest, sink?: ObserveSink,
-): Promise<RoutedResponse> {
-  // The most frequent request by far, Read (GET without Observe, Accept ≠ 40), is synchronous: answer it
-  // without the async machinery of the other operations.
+): RoutedResponse | Promise<RoutedResponse> {
+  // The most frequent request by far, Read (GET without Observe, Accept ≠ 40), is synchronous: answered
+  // without a promise, so the CoAP endpoint's fast path can reply in the same turn (src/coap/fast-path.ts).
   if (req.method === 'GET' && req.observe === undefined && req.accept !== ContentFormat.LINK) {
-    return Promise.resolve(guardSync(() => read(env, ctx, pathOf(req), req.accept)));
+    return guardSync(() => read(env, ctx, pathOf(req), req.accept));
   }
   return handleOtherDmRequest(env, observations, ctx, req, sink);
 }
