@@ -288,6 +288,8 @@ async function startDeviceWise(scenario: Scenario, profile: DeviceWiseProfile, l
     );
     main = await createServer({
       coapPort: 0, coapsPort: 0, bsCoapPort: 0, bsCoapsPort: 0, httpPort: options.httpPort ?? false, logger: log, models,
+      // The profile's FOTA settings are the platform's firmware-update defaults (both → push, as Cumulocity's BOTH).
+      fotaDefaults: () => ({ method: profile.fota.deliveryMethod === 'pull' ? 'pull' : 'push', protocol: profile.fota.protocol }),
       beforeBootstrap: async (endpoint, resolved) => {
         const custom: Record<string, string> = {};
         for (const c of profile.customServers) {

@@ -13,6 +13,7 @@ import { createHttpApi, type HttpApi } from './http/api.js';
 import type { QueueModeOptions } from './http/queue-mode.js';
 import type { CumulocityFotaSettings } from './profiles/cumulocity.js';
 import { cumulocityFotaSpec } from './profiles/cumulocity-fota.js';
+import type { FotaJobSpec } from './fota/types.js';
 import { LwM2MServer } from './lwm2m-server.js';
 import { registerTelemetryRoutes } from './profiles/http-routes.js';
 import { registerKeyShareRoute } from './http/routes/key-share.js';
@@ -77,6 +78,11 @@ export interface CreateServerOptions {
   awakeTimesMs?: Readonly<Record<string, number>>;
   /** Endpoint → Cumulocity FOTA settings: the flow the shell's `fwupdate` starts. `loadPlatformImports(…).fotaSettings`. */
   fotaSettings?: Readonly<Record<string, CumulocityFotaSettings>>;
+  /**
+   * Endpoint → the FOTA job settings a platform profile gives (e.g. a deviceWISE-style profile's `fota`):
+   * the defaults of `POST /api/v1/clients/{ep}/firmware` after a Cumulocity import's own (`fotaSettings`).
+   */
+  fotaDefaults?: (endpoint: string) => Partial<FotaJobSpec> | undefined;
   /** Queue-mode handling of the HTTP API: `maxPending` is the per-device limit of queued requests (one more → 503 LWM2M_QUEUE_FULL), `awakeTimeMs` the server default. */
   queue?: Omit<QueueModeOptions, 'awakeTimeFor'>;
   models?: ModelRegistry;
@@ -226,7 +232,9 @@ export async function createServer(options: CreateServerOptions = {}): Promise<R
         fota: {
           clock, ...(options.firmwareDir !== undefined ? { imageDirectory: options.firmwareDir } : {}),
           // A device imported from a Cumulocity CSV updates by its flow (delivery, reset, 512-byte blocks) unless the request says otherwise.
-          ...(options.fotaSettings ? { specDefaults: (ep: string) => (Object.hasOwn(fotaSettings, ep) ? cumulocityFotaSpec(fotaSettings[ep]) : undefined) } : {}),
+          ...(options.fotaSettings || options.fotaDefaults ? {
+            specDefaults: (ep: string) => (Object.hasOwn(fotaSettings, ep) ? cumulocityFotaSpec(fotaSettings[ep]) : options.fotaDefaults?.(ep)),
+          } : {}),
         },
         queue: {
           ...(options.queue ?? {}),
