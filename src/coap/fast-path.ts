@@ -11,7 +11,7 @@
  * Pure functions: no socket, no state.
  */
 import { generate, type OptionName } from 'coap-packet';
-import { MessageType, OptionNumber, decodeUint, encodeUint, type CoapMethod, type HeaderInfo } from './message.js';
+import { MessageType, OptionNumber, decodeUint, encodeUint, readOptionHeader, type CoapMethod, type HeaderInfo, type OptionAt } from './message.js';
 import type { CoapReply } from './types.js';
 
 /** Method codes 0.01–0.07 (RFC 7252 §12.1.1, RFC 8132 §2). */
@@ -48,6 +48,7 @@ export function parsePlainRequest(msg: Buffer, h: HeaderInfo): PlainRequest | un
   let payload: Buffer = EMPTY;
   let i = 4 + h.tokenLength;
   let current = 0;
+  const at: OptionAt = { delta: 0, start: 0, length: 0 };
   // RFC 7252 §3.1: option deltas and lengths; bounded by the datagram (each step consumes ≥ 1 byte).
   for (let guard = 0; i < msg.length; guard++) {
     if (guard > 4096) return undefined;
@@ -57,19 +58,11 @@ export function parsePlainRequest(msg: Buffer, h: HeaderInfo): PlainRequest | un
       payload = msg.subarray(i + 1);
       break;
     }
-    i++;
-    let delta = byte >> 4;
-    let length = byte & 0x0f;
-    if (delta === 13) { if (i >= msg.length) return undefined; delta = (msg[i] as number) + 13; i += 1; }
-    else if (delta === 14) { if (i + 1 >= msg.length) return undefined; delta = msg.readUInt16BE(i) + 269; i += 2; }
-    else if (delta === 15) return undefined;
-    if (length === 13) { if (i >= msg.length) return undefined; length = (msg[i] as number) + 13; i += 1; }
-    else if (length === 14) { if (i + 1 >= msg.length) return undefined; length = msg.readUInt16BE(i) + 269; i += 2; }
-    else if (length === 15) return undefined;
-    current += delta;
-    if (i + length > msg.length) return undefined;
-    const value = msg.subarray(i, i + length);
-    i += length;
+    if (!readOptionHeader(msg, i, at)) return undefined;
+    current += at.delta;
+    const length = at.length;
+    const value = msg.subarray(at.start, at.start + length);
+    i = at.start + length;
     switch (current) {
       case OptionNumber.UriPath: pathSegments.push(value.toString('utf8')); break;
       case OptionNumber.UriQuery: query.push(value.toString('utf8')); break;

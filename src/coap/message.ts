@@ -86,25 +86,46 @@ export function emptyMessage(type: 'ACK' | 'RST', messageId: number): Buffer {
 export function readOption(msg: Buffer, header: HeaderInfo, number: number): Buffer | undefined {
   let i = 4 + header.tokenLength;
   let current = 0;
+  const at: OptionAt = { delta: 0, start: 0, length: 0 };
   for (let guard = 0; i < msg.length && guard < 4096; guard++) {
     const byte = msg[i] as number;
     if (byte === 0xff) return undefined; // payload marker
-    i++;
-    let delta = byte >> 4;
-    let length = byte & 0x0f;
-    if (delta === 13) { if (i >= msg.length) return undefined; delta = (msg[i] as number) + 13; i += 1; }
-    else if (delta === 14) { if (i + 1 >= msg.length) return undefined; delta = msg.readUInt16BE(i) + 269; i += 2; }
-    else if (delta === 15) return undefined;
-    if (length === 13) { if (i >= msg.length) return undefined; length = (msg[i] as number) + 13; i += 1; }
-    else if (length === 14) { if (i + 1 >= msg.length) return undefined; length = msg.readUInt16BE(i) + 269; i += 2; }
-    else if (length === 15) return undefined;
-    current += delta;
-    if (i + length > msg.length) return undefined;
-    if (current === number) return msg.subarray(i, i + length);
+    if (!readOptionHeader(msg, i, at)) return undefined;
+    current += at.delta;
+    if (current === number) return msg.subarray(at.start, at.start + at.length);
     if (current > number) return undefined;
-    i += length;
+    i = at.start + at.length;
   }
   return undefined;
+}
+
+/** Where one option sits (RFC 7252 §3.1): its delta, and its value's start and length in the message. */
+export interface OptionAt {
+  delta: number;
+  start: number;
+  length: number;
+}
+
+/**
+ * Decodes the option header at `msg[i]` (not the payload marker) into `out`, extended delta and length
+ * included; false when it is malformed (nibble 15, or it runs past the message). No allocation.
+ */
+export function readOptionHeader(msg: Buffer, i: number, out: OptionAt): boolean {
+  const byte = msg[i] as number;
+  i++;
+  let delta = byte >> 4;
+  let length = byte & 0x0f;
+  if (delta === 13) { if (i >= msg.length) return false; delta = (msg[i] as number) + 13; i += 1; }
+  else if (delta === 14) { if (i + 1 >= msg.length) return false; delta = msg.readUInt16BE(i) + 269; i += 2; }
+  else if (delta === 15) return false;
+  if (length === 13) { if (i >= msg.length) return false; length = (msg[i] as number) + 13; i += 1; }
+  else if (length === 14) { if (i + 1 >= msg.length) return false; length = msg.readUInt16BE(i) + 269; i += 2; }
+  else if (length === 15) return false;
+  if (i + length > msg.length) return false;
+  out.delta = delta;
+  out.start = i;
+  out.length = length;
+  return true;
 }
 
 /** Payload length of a message (bytes after the 0xFF marker), 0 when none or malformed. */
